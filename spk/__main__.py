@@ -1,0 +1,3 @@
+from spk.cli import main
+
+main()
