@@ -1,5 +1,5 @@
-"""`spk`: the command-line tool for everything around `pulumi` (offline plan/diff, promotion, policy, cost,
-local pipeline runs and the demo). Each group of commands lives in its own module and registers itself here."""
+"""`spk`: the command-line tool for everything around `pulumi` (offline plan/diff, promotion, policy,
+cost, local pipeline runs and the demo). Each group of commands lives in its own module and registers itself here."""
 
 from __future__ import annotations
 

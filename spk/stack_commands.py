@@ -1,7 +1,121 @@
-"""Placeholder: replaced by the module's owner."""
+"""`spk plan` and `spk diff`: the offline plan of a stack and the difference between two plans."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from spk.console import console, user_errors
+from spk.diff import STACK_PLACEHOLDER, PlanDiff, diff_plans
+from spk.plan import Plan
+
+DIFFERENT = 1
+
+
+def load_plan(stack_or_file: str) -> Plan:
+    """A side of a comparison: a plan JSON file if one exists at that path, else a stack name."""
+    from spk.engine import render_plan  # deferred: pulls in the Pulumi SDK and the program
+
+    path = Path(stack_or_file)
+    if path.suffix == ".json" or path.is_file():
+        return Plan.read(path)
+    return render_plan(stack_or_file)
+
+
+def plan_tree(plan: Plan) -> Tree:
+    tree = Tree(f"[bold]{plan.project}[/] / stack [bold cyan]{plan.stack}[/]")
+
+    def add(branch: Tree, parent: str | None) -> None:
+        for resource in plan.children(parent):
+            label = f"{resource.name} [dim]{resource.type}[/]"
+            if resource.options.get("protect"):
+                label += " [yellow](protected)[/]"
+            add(branch.add(label), resource.urn)
+
+    add(tree, None)
+    return tree
+
+
+def type_count_table(plan: Plan) -> Table:
+    table = Table(title=f"{len(plan.resources)} resources in {plan.stack}", title_justify="left")
+    table.add_column("type")
+    table.add_column("count", justify="right")
+    for type_token, count in plan.type_counts().items():
+        table.add_row(type_token, str(count))
+    return table
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def print_diff(diff: PlanDiff) -> None:
+    if diff.is_empty:
+        console.print(f"[green]no differences[/] between {diff.before} and {diff.after}")
+        return
+    console.print(f"[bold]{diff.before} → {diff.after}[/]")
+    if diff.before != diff.after:
+        console.print(
+            f"[dim](physical names compared with the stack prefix as spark-platform-{STACK_PLACEHOLDER})[/]"
+        )
+    for resource in diff.added:
+        console.print(f"[green]+ {resource.type} {resource.name}[/]")
+    for resource in diff.removed:
+        console.print(f"[red]- {resource.type} {resource.name}[/]")
+    for change in diff.changed:
+        console.print(f"[yellow]~ {change.type} {change.name}[/]")
+        for prop in change.changes:
+            console.print(
+                f"    {prop.path}: {_show(prop.old)} → {_show(prop.new)}", markup=False, soft_wrap=True
+            )
+    for prop in diff.outputs:
+        console.print(
+            f"[yellow]~ output {prop.path}[/]: {_show(prop.old)} → {_show(prop.new)}", soft_wrap=True
+        )
+    console.print(
+        f"{len(diff.added)} to add, {len(diff.removed)} to remove, {len(diff.changed)} to change"
+        + (f", {len(diff.outputs)} outputs changed" if diff.outputs else "")
+    )
+
+
+def plan_command(
+    stack: Annotated[str, typer.Argument(help="Stack name (dev, staging, prod).")],
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the plan JSON to this file.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the counts by type.")] = False,
+) -> None:
+    """Run the Pulumi program offline under mocks and show every resource the stack would create."""
+    with user_errors():
+        from spk.engine import render_plan
+
+        plan = render_plan(stack)
+    if not quiet:
+        console.print(plan_tree(plan))
+    console.print(type_count_table(plan))
+    if json_file is not None:
+        plan.write(json_file)
+        console.print(f"plan written to {json_file}")
+
+
+def diff_command(
+    before: Annotated[str, typer.Argument(help="Stack name or plan JSON file.")],
+    after: Annotated[str, typer.Argument(help="Stack name or plan JSON file.")],
+) -> None:
+    """Show resources added, removed and changed between two stacks or plan files (exit 1 if different)."""
+    with user_errors():
+        diff = diff_plans(load_plan(before), load_plan(after))
+    print_diff(diff)
+    if not diff.is_empty:
+        raise typer.Exit(DIFFERENT)
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("plan")(plan_command)
+    app.command("diff")(diff_command)

@@ -1,0 +1,229 @@
+"""The whole platform's typed stack configuration, read from `spark-platform:platform` and `aws:region`.
+
+Each block's model lives with the component it configures; this module composes them, holds the `release`
+block that promotion moves between stacks, and turns validation failures into one clear line per problem."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, StringConstraints, ValidationError, field_validator
+
+from components.cluster import ClusterArgs
+from components.context import PROJECT, StackContext
+from components.model import RULE_ERROR_TYPE, ConfigModel, Environment
+from components.monitoring import MonitoringArgs
+from components.network import NetworkArgs
+from components.node_pools import NodePoolsArgs
+from components.spark_jobs import JobsArgs
+from components.spark_stack import SparkArgs
+from components.storage import StorageArgs
+
+PLATFORM_KEY = f"{PROJECT}:platform"
+REGION_KEY = "aws:region"
+
+Version = Annotated[str, StringConstraints(pattern=r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")]
+AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+
+
+class ImageArgs(ConfigModel):
+    repository: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9./_-]*[a-z0-9]$")] = Field(
+        description="Image repository, e.g. an ECR repository URI."
+    )
+    tag: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")] = Field(
+        description="Immutable image tag (commit or version); `latest` is refused."
+    )
+
+    @field_validator("tag")
+    @classmethod
+    def _pinned(cls, tag: str) -> str:
+        if tag == "latest":
+            raise ValueError("a pinned tag (a commit or version), not 'latest'")
+        return tag
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+class ChartVersionsArgs(ConfigModel):
+    spark_operator: Version = Field(description="kubeflow/spark-operator Helm chart version.")
+    kube_prometheus_stack: Version = Field(description="prometheus-community/kube-prometheus-stack version.")
+    cluster_autoscaler: Version = Field(description="kubernetes/autoscaler cluster-autoscaler chart version.")
+    external_secrets: Version = Field(description="external-secrets chart version.")
+    nvidia_device_plugin: Version = Field(description="NVIDIA k8s-device-plugin chart version.")
+
+
+class ReleaseArgs(ConfigModel):
+    """Stack config block `release`: exactly what `spk promote` moves from one stack to the next."""
+
+    spark_image: ImageArgs = Field(description="Spark + pipelines image (CPU).")
+    spark_gpu_image: ImageArgs = Field(description="Spark + pipelines image with the RAPIDS accelerator.")
+    pipelines_version: Version = Field(description="Version of the `pipelines` package inside the image.")
+    charts: ChartVersionsArgs = Field(description="Helm chart versions.")
+
+
+class PlatformConfig(ConfigModel):
+    """Stack config key `spark-platform:platform`."""
+
+    environment: Environment = Field(description="Which environment this stack is: dev, staging or prod.")
+    release: ReleaseArgs = Field(description="The promotable release.")
+    network: NetworkArgs = Field(default_factory=NetworkArgs, description="VPC and subnets.")
+    cluster: ClusterArgs = Field(default_factory=ClusterArgs, description="EKS control plane and access.")
+    node_pools: NodePoolsArgs = Field(default_factory=NodePoolsArgs, description="Managed node groups.")
+    storage: StorageArgs = Field(default_factory=StorageArgs, description="S3 buckets and their KMS key.")
+    monitoring: MonitoringArgs = Field(default_factory=MonitoringArgs, description="Prometheus and alerts.")
+    spark: SparkArgs = Field(default_factory=SparkArgs, description="Spark Operator, catalog, servers.")
+    jobs: JobsArgs = Field(default_factory=JobsArgs, description="Which pipeline jobs run, with overrides.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Extra tags on every AWS resource.")
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Everything the program reads from a stack's configuration, validated."""
+
+    stack: str
+    region: str
+    platform: PlatformConfig
+
+    @property
+    def context(self) -> StackContext:
+        return StackContext(
+            environment=self.platform.environment, region=self.region, extra_tags=dict(self.platform.tags)
+        )
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    source: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.path}: {self.message}"
+
+
+class PlatformConfigError(Exception):
+    """Invalid stack configuration; `str()` is one line per problem, ready to show a user."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__(
+            f"invalid stack configuration ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n"
+            + "\n".join(f"  {problem}" for problem in problems)
+        )
+
+
+def parse_stack_settings(
+    stack: str, platform: Any, region: Any, *, source: str | None = None
+) -> StackSettings:
+    """Validate raw config values; raise PlatformConfigError naming every problem at once."""
+    source = source or f"Pulumi.{stack}.yaml"
+    problems: list[ConfigProblem] = []
+    if not isinstance(region, str) or not AWS_REGION.match(region):
+        found = "nothing" if region is None else repr(region)
+        problems.append(
+            ConfigProblem(source, REGION_KEY, f"expected an AWS region like 'us-east-1', found {found}")
+        )
+    if not isinstance(platform, Mapping):
+        found = "nothing" if platform is None else f"a {type(platform).__name__}"
+        problems.append(ConfigProblem(source, PLATFORM_KEY, f"expected a mapping of settings, found {found}"))
+        raise PlatformConfigError(problems)
+    environment = platform.get("environment")
+    try:
+        config = PlatformConfig.model_validate(platform, context={"environment": environment})
+    except ValidationError as error:
+        problems.extend(problems_from_validation(error, source, PLATFORM_KEY, PlatformConfig))
+        config = None
+    if problems or config is None:
+        raise PlatformConfigError(problems)
+    return StackSettings(stack=stack, region=region, platform=config)
+
+
+def problems_from_validation(
+    error: ValidationError, source: str, root: str, model: type[BaseModel]
+) -> list[ConfigProblem]:
+    problems = []
+    for detail in error.errors(include_url=False):
+        location = [str(part) for part in detail["loc"]]
+        context = detail.get("ctx") or {}
+        if detail["type"] == RULE_ERROR_TYPE:
+            location.extend(str(context["field"]).split("."))
+            message = f"expected {context['expected']}, found {_show(context['found'])}"
+        else:
+            message = _describe(detail, model)
+        path = ".".join([root, *location]) if location else root
+        problems.append(ConfigProblem(source, path, message))
+    return problems
+
+
+def _describe(detail: Mapping[str, Any], model: type[BaseModel]) -> str:
+    kind = detail["type"]
+    found = detail.get("input")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(model, [str(p) for p in detail["loc"][:-1]])
+        hint = f" (expected one of: {', '.join(allowed)})" if allowed else ""
+        return f"unknown key{hint}"
+    if kind == "missing":
+        return "required key is missing"
+    text = str(detail["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        text = text.removeprefix(prefix)
+    if text.startswith("Input should be "):
+        text = "expected " + text.removeprefix("Input should be ")
+    elif text.startswith("String should match pattern"):
+        text = "expected " + text.removeprefix("String should ")
+    elif not text.startswith("expected"):
+        text = "expected " + text[0].lower() + text[1:]
+    return f"{text}, found {_show(found)}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _allowed_keys(model: type[BaseModel], location: list[str]) -> list[str]:
+    """The camelCase keys accepted at `location`, found by walking the model tree (empty if unknown)."""
+    current: Any = model
+    for part in location:
+        fields = getattr(current, "model_fields", None)
+        if fields is None:
+            return []
+        match = next((info for name, info in fields.items() if part in (name, info.alias)), None)
+        if match is None:
+            return []
+        current = _model_inside(match.annotation)
+        if current is None:
+            return []
+    fields = getattr(current, "model_fields", {})
+    return sorted(info.alias or name for name, info in fields.items())
+
+
+def _model_inside(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in getattr(annotation, "__args__", ()) or ():
+        found = _model_inside(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def load_stack_settings() -> StackSettings:
+    """Read and validate the running stack's config under `pulumi up`/`preview` (or the offline engine)."""
+    import pulumi
+
+    stack = pulumi.get_stack()
+    platform = pulumi.Config(PROJECT).get_object("platform")
+    region = pulumi.Config("aws").get("region")
+    try:
+        return parse_stack_settings(stack, platform, region)
+    except PlatformConfigError as error:
+        raise pulumi.RunError(str(error)) from None
