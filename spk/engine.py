@@ -69,6 +69,9 @@ def _run_program(root: Path, stack_file: StackFile, region: str) -> Plan:
     pulumi_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack_file.stack, preview=False, monitor=monitor)
     set_all_config(config, secret_keys)
+    # Leftovers of an earlier failed run belong to a closed loop; start clean, as pulumi.runtime.test does.
+    pulumi_settings.SETTINGS.rpc_manager.clear()
+    pulumi_settings.SETTINGS.outputs.clear()
     # set_mocks registers a throwaway root stack; run the program in a fresh one so its exports are captured.
     pulumi_settings.ROOT.set(None)
 
@@ -125,6 +128,6 @@ def _check_explicit_providers(
     ]
     if offenders:
         raise ProgramError(
-            f"{stack_file.path.name}: default providers are disabled for {', '.join(disabled)}, but these "
-            "resources have no explicit provider:\n  " + "\n  ".join(offenders)
+            f"pulumi:disable-default-providers turns off the default {', '.join(disabled)} provider (Pulumi.yaml), "
+            f"but these resources of stack {stack_file.stack} name no provider:\n  " + "\n  ".join(offenders)
         )
