@@ -16,9 +16,10 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     # Imported here, not at the top, so each module can register onto the finished `app`.
-    from spk import pipeline_commands, stack_commands, table_commands
+    from spk import config_reference, pipeline_commands, stack_commands, table_commands
 
     stack_commands.register(app)
+    config_reference.register(app)
     pipeline_commands.register(app)
     table_commands.register(app)
 
