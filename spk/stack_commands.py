@@ -1,4 +1,4 @@
-"""`spk plan` and `spk diff`: the offline plan of a stack and the difference between two plans."""
+"""`spk validate`, `spk plan` and `spk diff`: stack config checks, the offline plan, and plan differences."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from spk.console import console, user_errors
+from components.config import PlatformConfigError
+from spk.console import USAGE_ERROR, console, print_error, user_errors
 from spk.diff import STACK_PLACEHOLDER, PlanDiff, diff_plans
+from spk.errors import SpkError
 from spk.plan import Plan
 
 DIFFERENT = 1
@@ -116,6 +118,27 @@ def diff_command(
         raise typer.Exit(DIFFERENT)
 
 
+def validate_command(
+    stacks: Annotated[list[str] | None, typer.Argument(help="Stacks to check (default: every stack file).")] = None,
+) -> None:
+    """Validate stack configuration only (no program run): one line per problem, exit 2 if any."""
+    from spk.stack_files import STACKS, project_root, read_stack_file
+
+    root = project_root()
+    failed = False
+    for stack in stacks or list(STACKS):
+        try:
+            read_stack_file(root, stack).settings()
+        except (PlatformConfigError, SpkError) as error:
+            failed = True
+            print_error(str(error))
+        else:
+            console.print(f"[green]✓[/] Pulumi.{stack}.yaml")
+    if failed:
+        raise typer.Exit(USAGE_ERROR)
+
+
 def register(app: typer.Typer) -> None:
+    app.command("validate")(validate_command)
     app.command("plan")(plan_command)
     app.command("diff")(diff_command)

@@ -79,3 +79,9 @@ def test_bad_config_is_three_messages_status_2_no_traceback(project_root: Path, 
         "spark-platform:platform.nodePools.drivers.desiredSize",
         "spark-platform:platform.monitoring.retentionDays",
     ]
+
+
+def test_validate_checks_every_stack_without_running_the_program() -> None:
+    result = runner.invoke(app, ["validate"])
+    assert result.exit_code == 0
+    assert all(f"Pulumi.{stack}.yaml" in result.output for stack in ("dev", "staging", "prod"))
