@@ -119,3 +119,4 @@ def spark_connect_account(jobs_namespace: str) -> ServiceAccountRef:
 CLUSTER_AUTOSCALER_ACCOUNT = ServiceAccountRef(KUBE_SYSTEM, "cluster-autoscaler")
 EBS_CSI_ACCOUNT = ServiceAccountRef(KUBE_SYSTEM, "ebs-csi-controller-sa")
 EXTERNAL_SECRETS_ACCOUNT = ServiceAccountRef(EXTERNAL_SECRETS_NAMESPACE, "external-secrets")
+
