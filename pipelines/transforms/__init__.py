@@ -1,0 +1,1 @@
+"""Pure DataFrame -> DataFrame transforms of each medallion layer. No reads, no writes."""
