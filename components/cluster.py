@@ -1,16 +1,27 @@
 """EKS cluster: control plane, access entries, envelope encryption, logging, add-ons, OIDC and the Kubernetes
 provider the later layers use.
 
-The component that provisions it arrives with the AWS-layer issue; the Args model is the stack contract."""
+Add-ons the nodes need to join (vpc-cni, kube-proxy, pod identity agent) are created here; the ones that need
+running nodes (coredns, EBS CSI) in components/eks_addons.py, after the node pools."""
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Sequence
 from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as kubernetes
 from pydantic import Field, StringConstraints, ValidationInfo, model_validator
 
+from components.context import StackContext
+from components.contracts import DEPLOYER_GROUP, READ_ONLY_GROUP, VPC_CNI_ACCOUNT
+from components.identity import irsa_trust_policy, service_trust_policy
 from components.model import ConfigModel, environment_of, rule_error
+from components.network import Network, eks_cluster_name
 
 RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")]
 ControlPlaneLog = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -45,6 +56,9 @@ class ClusterArgs(ConfigModel):
 
     @model_validator(mode="after")
     def _check_endpoint(self, info: ValidationInfo) -> ClusterArgs:
+        # The deployer gets no implicit admin rights, so a stack without admin roles locks everyone out.
+        if environment_of(info) is not None and not self.admin_role_arns:
+            raise rule_error("adminRoleArns", "at least one IAM role ARN (nobody else can administer the cluster)", [])
         if not self.endpoint_public_access:
             return self
         if environment_of(info) == "prod":
@@ -55,3 +69,272 @@ class ClusterArgs(ConfigModel):
         if open_cidrs:
             raise rule_error("publicAccessCidrs", "specific CIDRs, not the whole internet", open_cidrs)
         return self
+
+
+ACCESS_POLICY = "arn:aws:eks::aws:cluster-access-policy"
+AccessLevel = Literal["admin", "deployer", "read-only"]
+
+
+def _role_name(role_arn: str) -> str:
+    """`arn:aws:iam::1:role/team/platform-admin` -> `platform-admin`, for stable logical names."""
+    return re.sub(r"[^a-zA-Z0-9-]", "-", role_arn.rsplit("/", 1)[-1]).lower()
+
+
+class EksCluster(pulumi.ComponentResource):
+    """The control plane. Exposes `cluster`, `name`, `kubernetes_provider`, `oidc_provider`, `oidc_issuer`
+    (without `https://`), `secrets_key`, `kubeconfig` (secret)."""
+
+    def __init__(
+        self,
+        name: str,
+        args: ClusterArgs,
+        context: StackContext,
+        network: Network,
+        deploy_namespaces: Sequence[str] = (),
+        view_namespaces: Sequence[str] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("spark-platform:cluster:EksCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        partition = aws.get_partition_output(opts=invoke).partition
+        self.name = eks_cluster_name(context)
+
+        role = aws.iam.Role(
+            "cluster-role",
+            name=context.physical_name("eks-cluster"),
+            assume_role_policy=service_trust_policy("eks.amazonaws.com", parent=self, tag_session=True),
+            tags=context.tags,
+            opts=child,
+        )
+        cluster_policy = aws.iam.RolePolicyAttachment(
+            "cluster-role-policy",
+            role=role.name,
+            policy_arn=pulumi.Output.concat("arn:", partition, ":iam::aws:policy/AmazonEKSClusterPolicy"),
+            opts=child,
+        )
+
+        # Envelope encryption of Kubernetes Secrets with a key only this cluster uses.
+        self.secrets_key = aws.kms.Key(
+            "secrets-key",
+            description=f"{context.name_prefix}: EKS secrets envelope encryption",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            tags=context.tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=context.protect_stateful),
+        )
+        aws.kms.Alias(
+            "secrets-key-alias",
+            name=f"alias/{context.name_prefix}-eks-secrets",
+            target_key_id=self.secrets_key.key_id,
+            opts=child,
+        )
+        use_key = aws.iam.get_policy_document_output(
+            statements=[
+                aws.iam.GetPolicyDocumentStatementArgs(
+                    sid="EnvelopeEncryption",
+                    actions=["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"],
+                    resources=[self.secrets_key.arn],
+                )
+            ],
+            opts=invoke,
+        )
+        key_policy = aws.iam.RolePolicy("cluster-role-kms", role=role.id, policy=use_key.json, opts=child)
+
+        # Created before the cluster so EKS does not create it with unlimited retention.
+        log_group = aws.cloudwatch.LogGroup(
+            "control-plane-logs",
+            name=f"/aws/eks/{self.name}/cluster",
+            retention_in_days=args.log_retention_days,
+            tags=context.tags,
+            opts=child,
+        )
+
+        self.cluster = aws.eks.Cluster(
+            "cluster",
+            name=self.name,
+            version=args.kubernetes_version,
+            role_arn=role.arn,
+            vpc_config=aws.eks.ClusterVpcConfigArgs(
+                subnet_ids=network.private_subnet_ids,
+                endpoint_private_access=True,
+                endpoint_public_access=args.endpoint_public_access,
+                public_access_cidrs=[str(cidr) for cidr in args.public_access_cidrs]
+                if args.endpoint_public_access
+                else None,
+            ),
+            access_config=aws.eks.ClusterAccessConfigArgs(
+                authentication_mode="API",
+                # Whoever runs `pulumi up` gets no hidden admin rights; access is the explicit entries below.
+                bootstrap_cluster_creator_admin_permissions=False,
+            ),
+            # We install and own every add-on explicitly (below and in eks_addons.py).
+            bootstrap_self_managed_addons=False,
+            encryption_config=aws.eks.ClusterEncryptionConfigArgs(
+                resources=["secrets"],
+                provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=self.secrets_key.arn),
+            ),
+            enabled_cluster_log_types=list(args.log_types),
+            # Standard support only: extended support costs 6x per cluster-hour and hides overdue upgrades.
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
+            deletion_protection=context.protect_stateful,
+            tags=context.tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=context.protect_stateful,
+                depends_on=[cluster_policy, key_policy, log_group],
+            ),
+        )
+
+        self._access_entries(args, deploy_namespaces, view_namespaces)
+
+        issuer_url = self.cluster.identities.apply(lambda identities: identities[0].oidcs[0].issuer)
+        self.oidc_issuer: pulumi.Output[str] = issuer_url.apply(lambda url: url.removeprefix("https://"))
+        self.oidc_provider = aws.iam.OpenIdConnectProvider(
+            "oidc-provider",
+            url=issuer_url,
+            client_id_lists=["sts.amazonaws.com"],
+            tags=context.tags,
+            opts=child,
+        )
+
+        self.addons = self._node_bootstrap_addons(context)
+
+        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
+            pulumi.Output.all(self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority.data).apply(
+                lambda values: _kubeconfig(values[0], values[1], values[2], context.region)
+            )
+        )
+        self.kubernetes_provider = kubernetes.Provider(
+            "kubernetes",
+            kubeconfig=self.kubeconfig,
+            # The cluster's name, not the kubeconfig, identifies it: a new token format does not replace resources.
+            cluster_identifier=self.cluster.name,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.addons.values())),
+        )
+
+        self.register_outputs(
+            {
+                "clusterName": self.cluster.name,
+                "endpoint": self.cluster.endpoint,
+                "oidcProviderArn": self.oidc_provider.arn,
+                "oidcIssuer": self.oidc_issuer,
+                "kubeconfig": self.kubeconfig,
+            }
+        )
+
+    def _access_entries(
+        self, args: ClusterArgs, deploy_namespaces: Sequence[str], view_namespaces: Sequence[str]
+    ) -> None:
+        """Admins get cluster-admin; deployers edit and readers view, only in the platform namespaces. Their
+        Kubernetes groups let the platform layer add RBAC for the Spark CRDs, which EKS policies do not cover."""
+        grants: list[tuple[AccessLevel, str, str, list[str] | None, list[str]]] = [
+            *[("admin", arn, "AmazonEKSClusterAdminPolicy", None, []) for arn in args.admin_role_arns],
+            *[
+                ("deployer", arn, "AmazonEKSEditPolicy", list(deploy_namespaces), [DEPLOYER_GROUP])
+                for arn in args.deployer_role_arns
+            ],
+            *[
+                ("read-only", arn, "AmazonEKSViewPolicy", list(view_namespaces), [READ_ONLY_GROUP])
+                for arn in args.read_only_role_arns
+            ],
+        ]
+        self.access_entries: dict[str, aws.eks.AccessEntry] = {}
+        for level, role_arn, policy, namespaces, groups in grants:
+            if namespaces is not None and not namespaces:
+                raise ValueError(f"{level} access entries need the namespaces they are scoped to")
+            key = f"{level}-{_role_name(role_arn)}"
+            entry = aws.eks.AccessEntry(
+                f"access-{key}",
+                cluster_name=self.cluster.name,
+                principal_arn=role_arn,
+                type="STANDARD",
+                kubernetes_groups=groups or None,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            aws.eks.AccessPolicyAssociation(
+                f"access-{key}-policy",
+                cluster_name=self.cluster.name,
+                principal_arn=entry.principal_arn,
+                policy_arn=f"{ACCESS_POLICY}/{policy}",
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(
+                    type="cluster" if namespaces is None else "namespace", namespaces=namespaces
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.access_entries[key] = entry
+
+    def _node_bootstrap_addons(self, context: StackContext) -> dict[str, aws.eks.Addon]:
+        """The add-ons a node needs to become Ready; created before any node group."""
+        child = pulumi.ResourceOptions(parent=self)
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        # The CNI's EC2 permissions go to its own service account, not to every pod's node role.
+        cni_role = aws.iam.Role(
+            "vpc-cni-role",
+            name=context.physical_name("vpc-cni"),
+            assume_role_policy=irsa_trust_policy(self.oidc_provider, self.oidc_issuer, VPC_CNI_ACCOUNT, parent=self),
+            tags=context.tags,
+            opts=child,
+        )
+        aws.iam.RolePolicyAttachment(
+            "vpc-cni-role-policy",
+            role=cni_role.name,
+            policy_arn=pulumi.Output.concat("arn:", partition, ":iam::aws:policy/AmazonEKS_CNI_Policy"),
+            opts=child,
+        )
+
+        def addon(addon_name: str, **kwargs: object) -> aws.eks.Addon:
+            return aws.eks.Addon(
+                addon_name,
+                cluster_name=self.cluster.name,
+                addon_name=addon_name,
+                # The code is the source of truth: overwrite drift on create and update.
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="OVERWRITE",
+                tags=context.tags,
+                opts=child,
+                **kwargs,  # type: ignore[arg-type]
+            )
+
+        return {
+            # NetworkPolicies are only enforced when the CNI's network policy agent is on.
+            "vpc-cni": addon(
+                "vpc-cni",
+                service_account_role_arn=cni_role.arn,
+                configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
+            ),
+            "kube-proxy": addon("kube-proxy"),
+            "eks-pod-identity-agent": addon("eks-pod-identity-agent"),
+        }
+
+
+def _kubeconfig(cluster_name: str, endpoint: str, certificate_authority: str, region: str) -> str:
+    """A kubeconfig that fetches short-lived tokens with the deployer's own AWS credentials."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": cluster_name,
+                    "cluster": {"server": endpoint, "certificate-authority-data": certificate_authority},
+                }
+            ],
+            "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+            "current-context": cluster_name,
+            "users": [
+                {
+                    "name": cluster_name,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "aws",
+                            "args": ["--region", region, "eks", "get-token", "--cluster-name", cluster_name,
+                                     "--output", "json"],
+                        }
+                    },
+                }
+            ],
+        },
+        sort_keys=True,
+    )

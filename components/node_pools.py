@@ -1,22 +1,31 @@
 """Node pools: EKS managed node groups for system add-ons, Spark drivers (on-demand), Spark executors (spot)
-and optional GPU work, and the label/taint contract the Spark layer schedules against.
-
-The component that provisions them arrives with the AWS-layer issue; the Args model is the stack contract."""
+and optional GPU work, and the label/taint contract the Spark layer schedules against."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import pulumi
+import pulumi_aws as aws
 from pydantic import Field, StringConstraints, ValidationInfo, model_validator
 
+from components.context import StackContext
+from components.contracts import GPU_RESOURCE, NodePoolContract, node_pool_contract
+from components.identity import service_trust_policy
 from components.model import ConfigModel, rule_error
+
+if TYPE_CHECKING:
+    from components.cluster import EksCluster
+    from components.network import Network
 
 InstanceType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
 CapacityType = Literal["ON_DEMAND", "SPOT"]
 
 #: Instance families that carry NVIDIA GPUs usable by the AL2023 NVIDIA AMI.
 GPU_FAMILY = re.compile(r"^(g4dn|g5|g6|g6e|gr6|p3|p3dn|p4d|p4de|p5|p5e|p5en)\.")
+#: Graviton (arm64) families, e.g. m7g, c6gn, r8gd: the pools' x86_64 AMIs cannot boot them.
+ARM_FAMILY = re.compile(r"^[a-z]+\d+g[a-z]*\.")
 
 
 class NodePoolArgs(ConfigModel):
@@ -26,6 +35,13 @@ class NodePoolArgs(ConfigModel):
     desired_size: int = Field(ge=0, le=1000, description="Initial nodes; the autoscaler owns it afterwards.")
     max_size: int = Field(ge=1, le=1000, description="Maximum nodes (autoscaler ceiling).")
     disk_size_gib: int = Field(50, ge=20, le=2000, description="Encrypted gp3 root volume size, GiB.")
+
+    @model_validator(mode="after")
+    def _x86_only(self) -> NodePoolArgs:
+        arm = [t for t in self.instance_types if ARM_FAMILY.match(t)]
+        if arm:
+            raise rule_error("instanceTypes", "x86_64 instance types (the node AMIs are x86_64)", arm)
+        return self
 
     @model_validator(mode="after")
     def _sizes_in_order(self) -> NodePoolArgs:
@@ -105,3 +121,165 @@ class NodePoolsArgs(ConfigModel):
                     "gpu.instanceTypes", "GPU instance types (g4dn, g5, g6, p4d, p5, ...)", non_gpu
                 )
         return self
+
+
+#: AMI families EKS picks the image for; the NVIDIA variant ships the driver and container toolkit.
+CPU_AMI = "AL2023_x86_64_STANDARD"
+GPU_AMI = "AL2023_x86_64_NVIDIA"
+#: Managed policies every worker node needs; the CNI's EC2 rights are on its own IRSA role (cluster.py).
+NODE_MANAGED_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly")
+
+
+def autoscaler_discovery_tags(cluster_name: str) -> dict[str, str]:
+    """The tags Cluster Autoscaler's auto-discovery looks for."""
+    return {"k8s.io/cluster-autoscaler/enabled": "true", f"k8s.io/cluster-autoscaler/{cluster_name}": "owned"}
+
+
+def contract_summary(contract: NodePoolContract) -> dict[str, Any]:
+    """The label/taint contract as plain data for a stack output: per pool its labels, the EKS taints, and the
+    pod-side nodeSelector + tolerations; plus what the NVIDIA device plugin needs to run on the GPU pool."""
+    summary: dict[str, Any] = {
+        "pools": {
+            name: {
+                "labels": dict(placement.labels),
+                "taints": [taint.as_eks() for taint in placement.taints],
+                "nodeSelector": placement.node_selector,
+                "tolerations": placement.tolerations,
+                "spot": placement.spot,
+            }
+            for name, placement in contract.pools.items()
+        },
+        "gpuDevicePlugin": None,
+    }
+    if contract.gpu is not None:
+        summary["gpuDevicePlugin"] = {
+            "resource": GPU_RESOURCE,
+            "nodeSelector": contract.gpu.node_selector,
+            "tolerations": contract.gpu.tolerations,
+        }
+    return summary
+
+
+class NodePools(pulumi.ComponentResource):
+    """One EKS managed node group per pool, each with a hardened launch template. Exposes `contract`,
+    `node_groups` (by pool name) and `node_role`."""
+
+    def __init__(
+        self,
+        name: str,
+        args: NodePoolsArgs,
+        context: StackContext,
+        cluster: EksCluster,
+        network: Network,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("spark-platform:node_pools:NodePools", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        self.contract = node_pool_contract(
+            executors_spot=args.executors.capacity_type == "SPOT", gpu_enabled=args.gpu.enabled
+        )
+
+        self.node_role = aws.iam.Role(
+            "node-role",
+            name=context.physical_name("eks-node"),
+            assume_role_policy=service_trust_policy("ec2.amazonaws.com", parent=self),
+            tags=context.tags,
+            opts=child,
+        )
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"node-role-{policy}",
+                role=self.node_role.name,
+                policy_arn=pulumi.Output.concat("arn:", partition, f":iam::aws:policy/{policy}"),
+                opts=child,
+            )
+            for policy in NODE_MANAGED_POLICIES
+        ]
+
+        pools: dict[str, NodePoolArgs] = {
+            "system": args.system,
+            "drivers": args.drivers,
+            "executors": args.executors,
+        }
+        if args.gpu.enabled:
+            pools["gpu"] = args.gpu
+        self.launch_templates: dict[str, aws.ec2.LaunchTemplate] = {}
+        self.node_groups: dict[str, aws.eks.NodeGroup] = {}
+        for pool, pool_args in pools.items():
+            placement = self.contract.pools[pool]
+            launch_template = self._launch_template(pool, pool_args, context)
+            self.launch_templates[pool] = launch_template
+            self.node_groups[pool] = aws.eks.NodeGroup(
+                pool,
+                cluster_name=cluster.cluster.name,
+                # A prefix, so a change that forces replacement can create the new group before deleting the old.
+                node_group_name_prefix=f"{pool}-",
+                version=cluster.cluster.version,
+                node_role_arn=self.node_role.arn,
+                subnet_ids=network.private_subnet_ids,
+                ami_type=GPU_AMI if pool == "gpu" else CPU_AMI,
+                capacity_type=pool_args.capacity_type,
+                instance_types=list(pool_args.instance_types),
+                scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                    min_size=pool_args.min_size,
+                    desired_size=pool_args.desired_size,
+                    max_size=pool_args.max_size,
+                ),
+                update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable_percentage=33),
+                labels=dict(placement.labels),
+                taints=[aws.eks.NodeGroupTaintArgs(**taint.as_eks()) for taint in placement.taints],
+                launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                    id=launch_template.id, version=launch_template.latest_version.apply(str)
+                ),
+                tags={**context.tags, **autoscaler_discovery_tags(cluster.name), "pool": pool},
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    # The autoscaler owns the desired size after creation; a deploy must not reset it.
+                    ignore_changes=["scalingConfig.desiredSize"],
+                    # Nodes join only once the CNI exists (self-managed add-ons are off) and the role can pull.
+                    depends_on=[*attachments, *cluster.addons.values()],
+                ),
+            )
+
+        self.register_outputs(
+            {
+                "nodeRoleArn": self.node_role.arn,
+                "contract": contract_summary(self.contract),
+                **{f"{pool}NodeGroup": group.node_group_name for pool, group in self.node_groups.items()},
+            }
+        )
+
+    def _launch_template(self, pool: str, args: NodePoolArgs, context: StackContext) -> aws.ec2.LaunchTemplate:
+        name_tags = {**context.tags, "Name": context.physical_name(pool), "pool": pool}
+        return aws.ec2.LaunchTemplate(
+            f"{pool}-launch-template",
+            name=context.physical_name(f"{pool}-nodes"),
+            description=f"{context.name_prefix} {pool} nodes: IMDSv2, encrypted gp3 root volume",
+            update_default_version=True,
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled",
+                http_tokens="required",
+                # 2 hops so containerised node agents still reach IMDS; workloads use IRSA roles instead.
+                http_put_response_hop_limit=2,
+                instance_metadata_tags="disabled",
+            ),
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name="/dev/xvda",
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=args.disk_size_gib,
+                        volume_type="gp3",
+                        # The account's EBS key: a customer key would need grants for the autoscaling service role.
+                        encrypted="true",
+                        delete_on_termination="true",
+                    ),
+                )
+            ],
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=name_tags)
+                for kind in ("instance", "volume")
+            ],
+            tags=context.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -1,0 +1,181 @@
+"""The EKS cluster as rendered for every stack: API-only access with explicit entries, envelope encryption,
+logging, endpoint exposure per environment, explicit add-ons, OIDC for IRSA and the Kubernetes provider."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.cluster import _kubeconfig
+from components.config import PLATFORM_KEY, PlatformConfigError, parse_stack_settings
+from components.contracts import DEPLOYER_GROUP, READ_ONLY_GROUP
+from spk.mocks import SECRET
+from spk.plan import Plan
+
+CLUSTER = "aws:eks/cluster:Cluster"
+ENTRY = "aws:eks/accessEntry:AccessEntry"
+ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+ADDON = "aws:eks/addon:Addon"
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+
+
+def stack_config(project_root: Path, stack: str) -> dict:
+    return yaml.safe_load((project_root / f"Pulumi.{stack}.yaml").read_text())["config"][PLATFORM_KEY]
+
+
+def test_access_is_api_only_and_the_creator_gets_nothing(stack_plan: Plan) -> None:
+    inputs = stack_plan.get(CLUSTER, "cluster").inputs
+    assert inputs["accessConfig"] == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False}
+    assert inputs["bootstrapSelfManagedAddons"] is False
+    assert inputs["upgradePolicy"] == {"supportType": "STANDARD"}
+
+
+def test_secrets_are_envelope_encrypted_with_a_rotating_key(stack_plan: Plan) -> None:
+    cluster = stack_plan.get(CLUSTER, "cluster")
+    key = stack_plan.get("aws:kms/key:Key", "secrets-key")
+    assert key.inputs["enableKeyRotation"] is True
+    assert cluster.inputs["encryptionConfig"]["resources"] == ["secrets"]
+    assert cluster.inputs["encryptionConfig"]["provider"]["keyArn"].startswith("arn:aws:kms:us-east-1:")
+    assert key.urn in cluster.dependencies
+    # The cluster role may use exactly that key.
+    kms = json.loads(stack_plan.get("aws:iam/rolePolicy:RolePolicy", "cluster-role-kms").inputs["policy"])
+    assert kms["Statement"][0]["Resource"] == cluster.inputs["encryptionConfig"]["provider"]["keyArn"]
+
+
+def test_control_plane_logs_with_bounded_retention(plans: dict[str, Plan], project_root: Path) -> None:
+    for stack, plan in plans.items():
+        cluster = plan.get(CLUSTER, "cluster")
+        assert cluster.inputs["enabledClusterLogTypes"] == [
+            "api", "audit", "authenticator", "controllerManager", "scheduler"
+        ]
+        group = plan.get("aws:cloudwatch/logGroup:LogGroup", "control-plane-logs")
+        assert group.inputs["name"] == f"/aws/eks/{cluster.inputs['name']}/cluster"
+        expected = stack_config(project_root, stack).get("cluster", {}).get("logRetentionDays", 90)
+        assert group.inputs["retentionInDays"] == expected
+        assert group.urn in cluster.dependencies
+
+
+def test_endpoint_private_in_prod_and_allow_listed_in_dev(dev_plan: Plan, staging_plan: Plan, prod_plan: Plan) -> None:
+    for plan in (staging_plan, prod_plan):
+        vpc = plan.get(CLUSTER, "cluster").inputs["vpcConfig"]
+        assert vpc["endpointPublicAccess"] is False
+        assert vpc["endpointPrivateAccess"] is True
+        assert "publicAccessCidrs" not in vpc
+    dev = dev_plan.get(CLUSTER, "cluster").inputs["vpcConfig"]
+    assert dev["endpointPublicAccess"] is True
+    assert dev["publicAccessCidrs"] == ["203.0.113.0/24"]
+
+
+def test_prod_cluster_is_protected(dev_plan: Plan, prod_plan: Plan) -> None:
+    prod = prod_plan.get(CLUSTER, "cluster")
+    assert prod.options.get("protect") is True and prod.inputs["deletionProtection"] is True
+    dev = dev_plan.get(CLUSTER, "cluster")
+    assert "protect" not in dev.options and dev.inputs["deletionProtection"] is False
+
+
+def test_access_entries_match_the_configured_roles(stack_plan: Plan, project_root: Path) -> None:
+    cluster_config = stack_config(project_root, stack_plan.stack)["cluster"]
+    entries = {e.inputs["principalArn"]: e for e in stack_plan.of_type(ENTRY)}
+    associations = {a.inputs["principalArn"]: a for a in stack_plan.of_type(ASSOCIATION)}
+    expected = {
+        **{arn: ("AmazonEKSClusterAdminPolicy", None) for arn in cluster_config.get("adminRoleArns", [])},
+        **{arn: ("AmazonEKSEditPolicy", DEPLOYER_GROUP) for arn in cluster_config.get("deployerRoleArns", [])},
+        **{arn: ("AmazonEKSViewPolicy", READ_ONLY_GROUP) for arn in cluster_config.get("readOnlyRoleArns", [])},
+    }
+    assert set(entries) == set(associations) == set(expected)
+    for arn, (policy, group) in expected.items():
+        association = associations[arn].inputs
+        assert association["policyArn"] == f"arn:aws:eks::aws:cluster-access-policy/{policy}"
+        assert entries[arn].inputs["type"] == "STANDARD"
+        if group is None:
+            assert association["accessScope"] == {"type": "cluster"}
+            assert "kubernetesGroups" not in entries[arn].inputs
+        else:
+            # Deployers and readers never get cluster scope.
+            assert association["accessScope"]["type"] == "namespace"
+            assert "spark-jobs" in association["accessScope"]["namespaces"]
+            assert entries[arn].inputs["kubernetesGroups"] == [group]
+    deployer_scopes = [
+        associations[arn].inputs["accessScope"]["namespaces"] for arn in cluster_config.get("deployerRoleArns", [])
+    ]
+    assert all(scope == ["spark-jobs"] for scope in deployer_scopes)
+
+
+def test_addons_are_explicit_and_network_policy_is_enforced(stack_plan: Plan) -> None:
+    addons = {a.inputs["addonName"]: a for a in stack_plan.of_type(ADDON)}
+    assert set(addons) == {"vpc-cni", "kube-proxy", "eks-pod-identity-agent", "coredns", "aws-ebs-csi-driver"}
+    assert json.loads(addons["vpc-cni"].inputs["configurationValues"])["enableNetworkPolicy"] == "true"
+    assert all(a.inputs["resolveConflictsOnUpdate"] == "OVERWRITE" for a in addons.values())
+    # The CNI and the EBS CSI driver run with their own IRSA roles, not the node role.
+    cni_role = stack_plan.get("aws:iam/role:Role", "vpc-cni-role")
+    assert addons["vpc-cni"].inputs["serviceAccountRoleArn"].endswith(f":role/{cni_role.inputs['name']}")
+    ebs_role = stack_plan.get("aws:iam/role:Role", "ebs-csi-role")
+    assert addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"].endswith(f":role/{ebs_role.inputs['name']}")
+    # CoreDNS and the EBS CSI driver need nodes: they wait for the system pool; the CNI must not (nodes need it).
+    system_pool = stack_plan.get("aws:eks/nodeGroup:NodeGroup", "system")
+    assert system_pool.urn in addons["coredns"].dependencies
+    assert system_pool.urn in addons["aws-ebs-csi-driver"].dependencies
+    assert addons["vpc-cni"].urn in system_pool.dependencies
+
+
+def test_oidc_provider_for_irsa(stack_plan: Plan) -> None:
+    provider = stack_plan.get("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "oidc-provider")
+    assert provider.inputs["url"].startswith("https://oidc.eks.us-east-1.amazonaws.com/id/")
+    assert provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
+    issuer = provider.inputs["url"].removeprefix("https://")
+    trust = json.loads(stack_plan.get("aws:iam/role:Role", "vpc-cni-role").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Condition"]["StringEquals"] == {
+        f"{issuer}:sub": "system:serviceaccount:kube-system:aws-node",
+        f"{issuer}:aud": "sts.amazonaws.com",
+    }
+
+
+def test_kubernetes_provider_is_built_from_the_cluster(stack_plan: Plan, project_root: Path) -> None:
+    provider = stack_plan.get(K8S_PROVIDER, "kubernetes")
+    cluster = stack_plan.get(CLUSTER, "cluster")
+    assert provider.inputs["kubeconfig"] == SECRET
+    assert provider.inputs["clusterIdentifier"] == cluster.inputs["name"]
+    assert cluster.urn in provider.dependencies
+    assert stack_plan.outputs["kubeconfig"] == SECRET
+    project = yaml.safe_load((project_root / "Pulumi.yaml").read_text())
+    assert project["config"]["pulumi:disable-default-providers"]["value"] == ["kubernetes"]
+    # Every Kubernetes resource goes to this cluster.
+    kubernetes_resources = [r for r in stack_plan.resources if r.type.startswith("kubernetes:")]
+    assert kubernetes_resources
+    assert all(r.provider == provider.urn for r in kubernetes_resources)
+
+
+def test_kubeconfig_fetches_tokens_for_this_cluster() -> None:
+    config = json.loads(_kubeconfig("spark-platform-dev-eks", "https://x.eks", "Q0E=", "eu-west-1"))
+    assert config["clusters"][0]["cluster"] == {"server": "https://x.eks", "certificate-authority-data": "Q0E="}
+    exec_ = config["users"][0]["user"]["exec"]
+    assert exec_["command"] == "aws"
+    assert exec_["args"] == [
+        "--region", "eu-west-1", "eks", "get-token", "--cluster-name", "spark-platform-dev-eks", "--output", "json"
+    ]
+    assert config["current-context"] == "spark-platform-dev-eks"
+
+
+@pytest.mark.parametrize(
+    ("stack", "change", "path", "fragment"),
+    [
+        ("staging", {"adminRoleArns": []}, "cluster.adminRoleArns", "at least one IAM role ARN"),
+        ("prod", {"endpointPublicAccess": True, "publicAccessCidrs": ["198.51.100.0/24"]},
+         "cluster.endpointPublicAccess", "false in prod"),
+        ("dev", {"publicAccessCidrs": []}, "cluster.publicAccessCidrs", "explicit CIDR allow-list"),
+    ],
+)
+def test_cluster_config_mistakes_are_clear_errors(
+    project_root: Path, stack: str, change: dict, path: str, fragment: str
+) -> None:
+    platform = copy.deepcopy(stack_config(project_root, stack))
+    platform["cluster"].update(change)
+    with pytest.raises(PlatformConfigError) as raised:
+        parse_stack_settings(stack, platform, "us-east-1")
+    [problem] = [str(p) for p in raised.value.problems]
+    assert problem.startswith(f"Pulumi.{stack}.yaml: spark-platform:platform.{path}: expected ")
+    assert fragment in problem
