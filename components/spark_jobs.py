@@ -1,24 +1,265 @@
-"""Jobs as code: each job spec from `pipelines.jobs` rendered into a SparkApplication (streaming) or a
-ScheduledSparkApplication (batch) with the platform's scheduling and spot-safety defaults.
+"""Jobs as code: each enabled job spec from `pipelines.jobs` rendered into a SparkApplication (streaming) or a
+ScheduledSparkApplication (batch) with the platform's scheduling, security and spot-safety defaults.
 
-The component that renders them arrives with the Spark-stack issue; the Args model is the stack contract."""
+The renderers are pure functions of the spec and a `JobTarget` (what the stack provides), so tests can check a
+manifest without running Pulumi; `SparkJobs` only turns their output into custom resources."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from components.model import ConfigModel
+import pulumi
+import pulumi_kubernetes as kubernetes
+from pydantic import Field, model_validator
+
+from components.context import StackContext
+from components.contracts import GPU_RESOURCE, NodePoolContract, PoolPlacement
+from components.model import ConfigModel, rule_error
+from components.spark_conf import SPARK_VERSION, SparkConf, job_conf
+from pipelines.jobs import ENTRYPOINT_FILE, JOBS, JobSpec
+from pipelines.lake import DATABASE_PREFIX_ENV, database_prefix
+from pipelines.metric_names import PIPELINE_METRICS_PORT
+
+SPARK_OPERATOR_API = "sparkoperator.k8s.io/v1beta2"
+#: Cluster autoscaler: never drain a node under a running driver (the whole job would die with it).
+SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
+#: Label every job's custom resource and pods carry (PodMonitors and dashboards select on it).
+JOB_LABEL = "spark-platform.io/job"
+#: The UID/GID of the `spark` user in the Apache Spark images (images/spark/Dockerfile).
+SPARK_UID = 185
 
 
 class JobOverrideArgs(ConfigModel):
-    suspend: bool = Field(False, description="Render the job but suspend its schedule.")
-    conf: dict[str, str] = Field(default_factory=dict, description="Spark conf for this job in this stack.")
+    suspend: bool = Field(False, description="Render the job but suspend it (no scheduled or streaming runs).")
+    conf: dict[str, str] = Field(
+        default_factory=dict, description="Spark conf for this job in this stack; wins over every other layer."
+    )
 
 
 class JobsArgs(ConfigModel):
     """Stack config block `jobs`."""
 
-    enabled: list[str] = Field(default_factory=list, description="Names of the jobs that run in this stack.")
-    overrides: dict[str, JobOverrideArgs] = Field(
-        default_factory=dict, description="Per-job settings for this stack, keyed by job name."
+    enabled: list[str] = Field(
+        default_factory=list, description="Names of the jobs (from `pipelines/jobs.py`) that run in this stack."
     )
+    overrides: dict[str, JobOverrideArgs] = Field(
+        default_factory=dict, description="Per-job settings for this stack, keyed by job name (must be enabled)."
+    )
+
+    @model_validator(mode="after")
+    def _known_jobs(self) -> JobsArgs:
+        for name in self.enabled:
+            if name not in JOBS:
+                raise rule_error("enabled", f"job names defined in pipelines/jobs.py ({', '.join(sorted(JOBS))})", name)
+        duplicates = sorted({name for name in self.enabled if self.enabled.count(name) > 1})
+        if duplicates:
+            raise rule_error("enabled", "each job listed once", duplicates)
+        for name in self.overrides:
+            if name not in self.enabled:
+                raise rule_error(f"overrides.{name}", "an override only for a job listed in jobs.enabled", name)
+        return self
+
+    @property
+    def specs(self) -> list[JobSpec]:
+        return [JOBS[name] for name in self.enabled]
+
+    def override(self, name: str) -> JobOverrideArgs:
+        return self.overrides.get(name) or JobOverrideArgs()
+
+
+def gpu_jobs_without_pool(jobs: JobsArgs, gpu_pool_enabled: bool) -> list[str]:
+    """Enabled GPU-profile jobs in a stack that has no GPU pool (they would never schedule)."""
+    return [] if gpu_pool_enabled else [spec.name for spec in jobs.specs if spec.profile == "gpu"]
+
+
+@dataclass(frozen=True)
+class JobTarget:
+    """What one stack provides to every job: where it runs, with which images, identity, pools and conf."""
+
+    environment: str
+    namespace: str
+    service_account: str
+    image: str
+    gpu_image: str
+    contract: NodePoolContract
+    defaults: Mapping[str, pulumi.Input[str]]
+    stack_conf: Mapping[str, str]
+
+
+def pod_security_context() -> dict[str, Any]:
+    """Pod level of the `restricted` Pod Security Standard (the job namespace enforces it)."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": SPARK_UID,
+        "runAsGroup": SPARK_UID,
+        "fsGroup": SPARK_UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security_context() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": SPARK_UID,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def placement(pool: PoolPlacement) -> dict[str, Any]:
+    return {"nodeSelector": dict(pool.node_selector), "tolerations": list(pool.tolerations)}
+
+
+def _labels(job: JobSpec) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": job.name,
+        "app.kubernetes.io/part-of": "spark-platform",
+        "app.kubernetes.io/component": job.mode,
+        JOB_LABEL: job.name,
+    }
+
+
+def executor_pool(job: JobSpec, contract: NodePoolContract) -> PoolPlacement:
+    if job.profile == "gpu":
+        if contract.gpu is None:
+            raise ValueError(f"job {job.name!r} has profile gpu, but this stack has no GPU pool")
+        return contract.gpu
+    return contract.executors
+
+
+def application_spec(job: JobSpec, target: JobTarget, override: JobOverrideArgs) -> dict[str, Any]:
+    """The SparkApplicationSpec of one job (also the template of a ScheduledSparkApplication)."""
+    resources = job.resources
+    env = [{"name": DATABASE_PREFIX_ENV, "value": database_prefix(target.environment)}]
+    labels = _labels(job)
+    driver: dict[str, Any] = {
+        "cores": resources.driver_cores,
+        "coreLimit": str(resources.driver_cores),
+        "memory": resources.driver_memory,
+        "serviceAccount": target.service_account,
+        "labels": labels,
+        "annotations": {SAFE_TO_EVICT: "false"},
+        "env": env,
+        # The pipelines' prometheus-client endpoint, named so the driver PodMonitor can select it.
+        "ports": [{"name": "pipeline-metrics", "containerPort": PIPELINE_METRICS_PORT, "protocol": "TCP"}],
+        "podSecurityContext": pod_security_context(),
+        "securityContext": container_security_context(),
+        # GPU jobs too: the driver only plans the query, it never needs a GPU.
+        **placement(target.contract.drivers),
+    }
+    executor: dict[str, Any] = {
+        "cores": resources.executor_cores,
+        "coreLimit": str(resources.executor_cores),
+        "memory": resources.executor_memory,
+        "memoryOverhead": resources.executor_memory_overhead,
+        "serviceAccount": target.service_account,
+        "labels": labels,
+        # Executors decommission gracefully (their blocks migrate), so the autoscaler may drain their nodes.
+        "annotations": {SAFE_TO_EVICT: "true"},
+        "env": env,
+        "podSecurityContext": pod_security_context(),
+        "securityContext": container_security_context(),
+        **placement(executor_pool(job, target.contract)),
+    }
+    if job.profile == "gpu":
+        executor["gpu"] = {"name": GPU_RESOURCE, "quantity": resources.gpus_per_executor}
+    conf: SparkConf = job_conf(
+        job, defaults=target.defaults, stack_conf=target.stack_conf, override_conf=override.conf
+    )
+    spec: dict[str, Any] = {
+        "type": "Python",
+        "pythonVersion": "3",
+        "mode": "cluster",
+        "sparkVersion": SPARK_VERSION,
+        "image": target.gpu_image if job.profile == "gpu" else target.image,
+        # Tags are immutable (commit or version), so a cached image is always the right one.
+        "imagePullPolicy": "IfNotPresent",
+        "mainApplicationFile": ENTRYPOINT_FILE,
+        "arguments": ["--job", job.name, *job.arguments],
+        "sparkConf": conf,
+        "driver": driver,
+        "executor": executor,
+        # The operator's PDB keeps `kubectl drain` and node upgrades from evicting a running driver.
+        "driverPodDisruptionBudget": True,
+        "restartPolicy": restart_policy(job),
+    }
+    if job.mode == "streaming" and override.suspend:
+        spec["suspend"] = True
+    return spec
+
+
+def restart_policy(job: JobSpec) -> dict[str, Any]:
+    if job.mode == "streaming":
+        # A streaming query must always come back (from its checkpoint); back off so a crash loop stays cheap.
+        return {"type": "Always", "onFailureRetryInterval": 30, "onSubmissionFailureRetryInterval": 60}
+    # A batch run retries a couple of times; the next scheduled run catches up after that.
+    return {
+        "type": "OnFailure",
+        "onFailureRetries": 2,
+        "onFailureRetryInterval": 60,
+        "onSubmissionFailureRetries": 3,
+        "onSubmissionFailureRetryInterval": 30,
+    }
+
+
+JobKind = Literal["SparkApplication", "ScheduledSparkApplication"]
+
+
+def render_job(job: JobSpec, target: JobTarget, override: JobOverrideArgs) -> tuple[JobKind, dict[str, Any]]:
+    """(kind, spec) of the custom resource that runs `job` in this stack."""
+    application = application_spec(job, target, override)
+    if job.mode == "streaming":
+        return "SparkApplication", application
+    return "ScheduledSparkApplication", {
+        "schedule": job.schedule,
+        # Job specs write cron in UTC; the operator's default would be the controller's local zone.
+        "timeZone": "UTC",
+        # A run still going when the next is due is skipped, never doubled (two writers on one table).
+        "concurrencyPolicy": "Forbid",
+        "suspend": override.suspend,
+        "successfulRunHistoryLimit": 3,
+        "failedRunHistoryLimit": 5,
+        "template": application,
+    }
+
+
+class SparkJobs(pulumi.ComponentResource):
+    """One SparkApplication or ScheduledSparkApplication per enabled job; `resources[name]` per job."""
+
+    def __init__(
+        self,
+        name: str,
+        args: JobsArgs,
+        target: JobTarget,
+        context: StackContext,
+        *,
+        provider: pulumi.ProviderResource,
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("spark-platform:spark_jobs:SparkJobs", name, None, opts)
+        stranded = gpu_jobs_without_pool(args, target.contract.gpu is not None)
+        if stranded:
+            raise pulumi.RunError(
+                f"Pulumi.{pulumi.get_stack()}.yaml: spark-platform:platform.jobs.enabled: expected GPU jobs only "
+                f"in a stack with nodePools.gpu.enabled (environment {context.environment} has no GPU pool), "
+                f"found gpu job{'s' if len(stranded) > 1 else ''} {', '.join(repr(n) for n in stranded)}"
+            )
+        # The operator's CRDs and webhook must be serving before the first job is created.
+        child = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on))
+        self.resources: dict[str, kubernetes.apiextensions.CustomResource] = {}
+        for job in args.specs:
+            kind, spec = render_job(job, target, args.override(job.name))
+            self.resources[job.name] = kubernetes.apiextensions.CustomResource(
+                f"job-{job.name}",
+                api_version=SPARK_OPERATOR_API,
+                kind=kind,
+                metadata={"name": job.name, "namespace": target.namespace, "labels": _labels(job)},
+                spec=spec,
+                opts=child,
+            )
+        self.register_outputs({"jobs": sorted(self.resources)})

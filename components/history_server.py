@@ -1,0 +1,175 @@
+"""Spark History Server: reads every job's event logs from the event-log bucket (`spark-events/` prefix) with
+its own read-only IRSA role, runs as the restricted Pod Security Standard requires, on the system pool, behind
+a ClusterIP Service and optionally an internal ingress. Config model: `spark.historyServer`
+(components/spark_stack.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+
+from components.contracts import IRSA_ROLE_ANNOTATION, NodePoolContract, history_server_account
+from components.spark_conf import S3A_CREDENTIALS_PROVIDER, s3a
+from components.spark_jobs import container_security_context, pod_security_context
+from components.spark_stack import HistoryServerArgs
+from pipelines.lake import EVENT_LOG_PREFIX
+
+APP = "spark-history-server"
+UI_PORT = 18080
+
+
+def history_options(event_log_bucket: pulumi.Input[str], region: str) -> pulumi.Output[str]:
+    """`SPARK_HISTORY_OPTS`: the JVM system properties `spark-class` passes to the HistoryServer."""
+    settings: list[tuple[str, pulumi.Input[str]]] = [
+        ("spark.history.fs.logDirectory", s3a(event_log_bucket, EVENT_LOG_PREFIX)),
+        ("spark.history.ui.port", str(UI_PORT)),
+        ("spark.history.fs.update.interval", "30s"),
+        ("spark.history.retainedApplications", "50"),
+        # The bucket's lifecycle rule expires event logs; the server's role is read-only anyway.
+        ("spark.history.fs.cleaner.enabled", "false"),
+        ("spark.hadoop.fs.s3a.aws.credentials.provider", S3A_CREDENTIALS_PROVIDER),
+        ("spark.hadoop.fs.s3a.endpoint.region", region),
+    ]
+    parts: list[pulumi.Input[str]] = []
+    for key, value in settings:
+        parts.extend([" " if parts else "", f"-D{key}=", value])
+    return pulumi.Output.concat(*parts)
+
+
+def history_pod_spec(
+    *, image: str, options: pulumi.Input[str], service_account: str, contract: NodePoolContract
+) -> dict[str, Any]:
+    return {
+        "serviceAccountName": service_account,
+        # IRSA injects its own projected token; the server never talks to the Kubernetes API.
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security_context(),
+        "nodeSelector": contract.system.node_selector,
+        "tolerations": contract.system.tolerations,
+        "containers": [
+            {
+                "name": "history-server",
+                "image": image,
+                "imagePullPolicy": "IfNotPresent",
+                "command": ["/opt/spark/bin/spark-class", "org.apache.spark.deploy.history.HistoryServer"],
+                "env": [
+                    {"name": "SPARK_HISTORY_OPTS", "value": options},
+                    {"name": "SPARK_DAEMON_MEMORY", "value": "1536m"},
+                    {"name": "SPARK_USER", "value": "spark"},
+                ],
+                "ports": [{"name": "http", "containerPort": UI_PORT, "protocol": "TCP"}],
+                "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 10},
+                "livenessProbe": {
+                    "httpGet": {"path": "/", "port": "http"},
+                    "initialDelaySeconds": 60,
+                    "periodSeconds": 30,
+                },
+                "resources": {
+                    "requests": {"cpu": "250m", "memory": "2Gi"},
+                    "limits": {"cpu": "1", "memory": "2Gi"},
+                },
+                "securityContext": {**container_security_context(), "readOnlyRootFilesystem": True},
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+            }
+        ],
+        # The JVM and the launcher need a writable /tmp; everything else is read-only.
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
+    }
+
+
+class HistoryServer(pulumi.ComponentResource):
+    """ServiceAccount, Deployment, Service and (with `ingressHost`) Ingress. Exposes `service`, `deployment`."""
+
+    def __init__(
+        self,
+        name: str,
+        args: HistoryServerArgs,
+        *,
+        namespace: str,
+        image: str,
+        role_arn: pulumi.Input[str],
+        event_log_bucket: pulumi.Input[str],
+        region: str,
+        contract: NodePoolContract,
+        provider: pulumi.ProviderResource,
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("spark-platform:history_server:HistoryServer", name, None, opts)
+        # `depends_on` (the namespace) applies to every child: a component's own dependencies do not.
+        child = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on))
+        account = history_server_account(namespace)
+        labels = {"app.kubernetes.io/name": APP, "app.kubernetes.io/part-of": "spark-platform"}
+        metadata = {"name": APP, "namespace": namespace, "labels": labels}
+
+        self.service_account = kubernetes.core.v1.ServiceAccount(
+            "history-server-account",
+            metadata={**metadata, "name": account.name, "annotations": {IRSA_ROLE_ANNOTATION: role_arn}},
+            automount_service_account_token=False,
+            opts=child,
+        )
+        self.deployment = kubernetes.apps.v1.Deployment(
+            "history-server",
+            metadata=metadata,
+            spec={
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": history_pod_spec(
+                        image=image,
+                        options=history_options(event_log_bucket, region),
+                        service_account=account.name,
+                        contract=contract,
+                    ),
+                },
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=provider, depends_on=[*depends_on, self.service_account]
+            ),
+        )
+        self.service = kubernetes.core.v1.Service(
+            "history-server-service",
+            metadata=metadata,
+            spec={
+                "type": "ClusterIP",
+                "selector": labels,
+                "ports": [{"name": "http", "port": UI_PORT, "targetPort": "http", "protocol": "TCP"}],
+            },
+            opts=child,
+        )
+        self.ingress: kubernetes.networking.v1.Ingress | None = None
+        if args.ingress_host:
+            self.ingress = kubernetes.networking.v1.Ingress(
+                "history-server-ingress",
+                metadata={
+                    **metadata,
+                    # The UI has no authentication of its own: reachable from inside the VPC only.
+                    "annotations": {
+                        "alb.ingress.kubernetes.io/scheme": "internal",
+                        "alb.ingress.kubernetes.io/target-type": "ip",
+                    },
+                },
+                spec={
+                    "ingressClassName": args.ingress_class_name,
+                    "rules": [
+                        {
+                            "host": args.ingress_host,
+                            "http": {
+                                "paths": [
+                                    {
+                                        "path": "/",
+                                        "pathType": "Prefix",
+                                        "backend": {"service": {"name": APP, "port": {"name": "http"}}},
+                                    }
+                                ]
+                            },
+                        }
+                    ],
+                },
+                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[*depends_on, self.service]),
+            )
+        self.register_outputs({"serviceName": APP, "uiPort": UI_PORT, "ingressHost": args.ingress_host})

@@ -1,0 +1,175 @@
+"""The platform's default Spark configuration for every job and the Spark Connect server, and the one rule for
+combining it with stack and job settings: defaults < stack `spark.defaultConf` < job spec conf < the stack's
+per-job override conf (`jobs.overrides.<job>.conf`), so the most specific setting always wins.
+
+Values may be Pulumi Inputs (bucket names are Outputs); merging only looks at keys, so nothing here needs `apply`.
+Why each setting is here is documented next to it and in docs/spark-stack.md."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+
+from pipelines.jobs import JobSpec
+from pipelines.lake import EVENT_LOG_PREFIX, LAKE_CATALOG
+from pipelines.runtime import TUNED_DEFAULTS
+
+SparkConf = dict[str, pulumi.Input[str]]
+
+#: Spark inside the images (images/spark/Dockerfile `SPARK_VERSION`), reported to the operator as `sparkVersion`.
+SPARK_VERSION = "3.5.7"
+#: Hadoop's S3A credentials provider for IRSA: the pod's projected web-identity token (AWS SDK v1 in hadoop-aws 3.3).
+S3A_CREDENTIALS_PROVIDER = "com.amazonaws.auth.WebIdentityTokenCredentialsProvider"
+PROMETHEUS_SERVLET = "org.apache.spark.metrics.sink.PrometheusServlet"
+#: Where the driver's PrometheusServlet serves driver metrics (executor metrics: /metrics/executors/prometheus).
+PROMETHEUS_SERVLET_PATH = "/metrics/prometheus"
+GLUE_CATALOG_IMPL = "org.apache.iceberg.aws.glue.GlueCatalog"
+S3_FILE_IO = "org.apache.iceberg.aws.s3.S3FileIO"
+#: The RAPIDS accelerator's GPU discovery script inside images/spark-gpu.
+GPU_DISCOVERY_SCRIPT = "/opt/sparkRapidsPlugin/getGpusResources.sh"
+
+
+def s3_uri(bucket: pulumi.Input[str], path: str, scheme: str = "s3a") -> pulumi.Input[str]:
+    """`<scheme>://<bucket>/<path>`; a plain string for a known bucket name, an Output for a resource's."""
+    if isinstance(bucket, str):
+        return f"{scheme}://{bucket}/{path}"
+    return pulumi.Output.concat(f"{scheme}://", bucket, f"/{path}")
+
+
+def s3a(bucket: pulumi.Input[str], path: str) -> pulumi.Input[str]:
+    return s3_uri(bucket, path)
+
+
+def catalog_conf(
+    *,
+    kind: str,
+    region: str,
+    warehouse_bucket: pulumi.Input[str],
+    rest_uri: str | None = None,
+) -> SparkConf:
+    """The Iceberg catalog `lake`: Glue Data Catalog (default) or a REST catalog, both reading and writing data
+    files with Iceberg's own S3FileIO (no Hadoop in the data path; multipart uploads, retries)."""
+    catalog = f"spark.sql.catalog.{LAKE_CATALOG}"
+    conf: SparkConf = {
+        catalog: "org.apache.iceberg.spark.SparkCatalog",
+        f"{catalog}.io-impl": S3_FILE_IO,
+        f"{catalog}.warehouse": s3_uri(warehouse_bucket, "warehouse", scheme="s3"),
+        f"{catalog}.client.region": region,
+        # Unqualified table names resolve in the lakehouse, as they do locally.
+        "spark.sql.defaultCatalog": LAKE_CATALOG,
+    }
+    if kind == "glue":
+        conf[f"{catalog}.catalog-impl"] = GLUE_CATALOG_IMPL
+    elif kind == "rest":
+        if not rest_uri:
+            raise ValueError("a REST catalog needs its URI")
+        conf[f"{catalog}.type"] = "rest"
+        conf[f"{catalog}.uri"] = rest_uri
+    else:
+        raise ValueError(f"unknown catalog kind {kind!r}; expected glue or rest")
+    return conf
+
+
+def platform_defaults(
+    *,
+    region: str,
+    event_log_bucket: pulumi.Input[str],
+    checkpoint_bucket: pulumi.Input[str],
+    catalog: Mapping[str, pulumi.Input[str]],
+) -> SparkConf:
+    """What every job gets unless the stack or the job says otherwise."""
+    return {
+        **TUNED_DEFAULTS,
+        # -- spot safety: a reclaimed executor hands its shuffle and cached blocks to peers before it goes --
+        "spark.decommission.enabled": "true",
+        "spark.storage.decommission.enabled": "true",
+        "spark.storage.decommission.shuffleBlocks.enabled": "true",
+        "spark.storage.decommission.rddBlocks.enabled": "true",
+        # No peer with room (e.g. the last executor is reclaimed): blocks go to S3 instead of being lost.
+        "spark.storage.decommission.fallbackStorage.path": s3a(checkpoint_bucket, "decommission-fallback/"),
+        "spark.storage.decommission.fallbackStorage.cleanUp": "true",
+        # Spot gives 2 minutes' notice; force the executor out before the node disappears under it.
+        "spark.executor.decommission.forceKillTimeout": "100s",
+        # -- elasticity: executors come and go with the work; no external shuffle service on Kubernetes --
+        "spark.dynamicAllocation.enabled": "true",
+        "spark.dynamicAllocation.shuffleTracking.enabled": "true",
+        # An idle executor that still holds shuffle files is released after this, so spot nodes can drain.
+        "spark.dynamicAllocation.shuffleTracking.timeout": "30min",
+        "spark.dynamicAllocation.executorIdleTimeout": "60s",
+        # -- observability: History Server input and Prometheus scraping without a JMX agent --
+        "spark.eventLog.enabled": "true",
+        "spark.eventLog.dir": s3a(event_log_bucket, EVENT_LOG_PREFIX),
+        # Long-running streaming jobs would otherwise write one unbounded file the History Server cannot load.
+        "spark.eventLog.rolling.enabled": "true",
+        "spark.eventLog.rolling.maxFileSize": "128m",
+        "spark.eventLog.compress": "true",
+        "spark.eventLog.compression.codec": "zstd",
+        "spark.ui.prometheus.enabled": "true",
+        "spark.metrics.conf.*.sink.prometheusServlet.class": PROMETHEUS_SERVLET,
+        "spark.metrics.conf.*.sink.prometheusServlet.path": PROMETHEUS_SERVLET_PATH,
+        "spark.metrics.appStatusSource.enabled": "true",
+        "spark.sql.streaming.metricsEnabled": "true",
+        # Stable metric names across runs (the default namespace is the per-run application id).
+        "spark.metrics.namespace": "${spark.app.name}",
+        # -- S3 through IRSA: no keys anywhere, the pod's web identity token is the credential --
+        "spark.hadoop.fs.s3a.aws.credentials.provider": S3A_CREDENTIALS_PROVIDER,
+        "spark.hadoop.fs.s3a.endpoint.region": region,
+        # Iceberg writes s3:// locations; Hadoop-side readers (e.g. orphan-file listing) must use S3A for them.
+        "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        **catalog,
+    }
+
+
+def resource_conf(job: JobSpec) -> SparkConf:
+    """The job spec's sizing as conf: executor bounds for dynamic allocation and the PySpark memory overhead."""
+    resources = job.resources
+    return {
+        "spark.dynamicAllocation.minExecutors": str(resources.min_executors),
+        "spark.dynamicAllocation.maxExecutors": str(resources.max_executors),
+        "spark.executor.memoryOverhead": resources.executor_memory_overhead,
+    }
+
+
+def gpu_conf(job: JobSpec) -> SparkConf:
+    """RAPIDS accelerator settings for a GPU-profile job: one GPU per executor shared by its task slots."""
+    gpus = job.resources.gpus_per_executor
+    cores = job.resources.executor_cores
+    return {
+        "spark.plugins": "com.nvidia.spark.SQLPlugin",
+        "spark.rapids.sql.enabled": "true",
+        "spark.executor.resource.gpu.amount": str(gpus),
+        "spark.executor.resource.gpu.vendor": "nvidia.com",
+        "spark.executor.resource.gpu.discoveryScript": GPU_DISCOVERY_SCRIPT,
+        # Every task slot of the executor shares its GPUs; Spark schedules by this fraction.
+        "spark.task.resource.gpu.amount": _fraction(gpus, cores),
+        "spark.rapids.sql.concurrentGpuTasks": "2",
+        "spark.rapids.memory.pinnedPool.size": "2g",
+        # GPU executors are few and expensive; don't keep them for shuffle files longer than a minute.
+        "spark.dynamicAllocation.shuffleTracking.timeout": "5min",
+    }
+
+
+def _fraction(gpus: int, cores: int) -> str:
+    value = gpus / cores
+    return f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+def merge_conf(*layers: Mapping[str, pulumi.Input[str]]) -> SparkConf:
+    """Later layers win key by key: `merge_conf(defaults, stack, job, override)`."""
+    merged: SparkConf = {}
+    for layer in layers:
+        merged.update(layer)
+    return dict(sorted(merged.items()))
+
+
+def job_conf(
+    job: JobSpec,
+    *,
+    defaults: Mapping[str, pulumi.Input[str]],
+    stack_conf: Mapping[str, str],
+    override_conf: Mapping[str, str],
+) -> SparkConf:
+    """A job's effective conf: platform defaults and its sizing (+ GPU settings) < stack < job < per-job override."""
+    base = {**defaults, **resource_conf(job), **(gpu_conf(job) if job.profile == "gpu" else {})}
+    return merge_conf(base, stack_conf, job.conf, override_conf)

@@ -1,0 +1,154 @@
+"""Spark Connect for notebooks and BI clients: the operator's `SparkConnect` resource (v1alpha1) in the jobs
+namespace, server on the on-demand drivers pool, executors on the spot executors pool with dynamic allocation,
+the same platform conf and Iceberg catalog as the jobs, and its own service account (IRSA role `spark-connect`)
+with the Role a Spark driver needs to manage its executors. Config model: `spark.connect`
+(components/spark_stack.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+
+from components.contracts import IRSA_ROLE_ANNOTATION, NodePoolContract, spark_connect_account
+from components.rbac import DRIVER_RULES
+from components.spark_conf import SPARK_VERSION, merge_conf
+from components.spark_jobs import SAFE_TO_EVICT, container_security_context, placement, pod_security_context
+from components.spark_stack import SparkConnectArgs
+from pipelines.jobs import memory_mib
+
+SPARK_CONNECT_API = "sparkoperator.k8s.io/v1alpha1"
+APP = "spark-connect"
+#: Container names the operator (server) and Spark (executor pod template) look for.
+SERVER_CONTAINER = "spark-kubernetes-driver"
+EXECUTOR_CONTAINER = "spark-kubernetes-executor"
+#: JVM off-heap, Python workers and gRPC buffers on top of the server's heap.
+SERVER_OVERHEAD_MIB = 1024
+
+
+def connect_spec(
+    args: SparkConnectArgs,
+    *,
+    image: str,
+    service_account: str,
+    contract: NodePoolContract,
+    conf: Mapping[str, pulumi.Input[str]],
+) -> dict[str, Any]:
+    labels = {"app.kubernetes.io/name": APP, "app.kubernetes.io/part-of": "spark-platform"}
+    server_memory = f"{memory_mib(args.server_memory) + SERVER_OVERHEAD_MIB}Mi"
+    return {
+        "sparkVersion": SPARK_VERSION,
+        "image": image,
+        "sparkConf": merge_conf(
+            conf,
+            # The server creates its executors itself (client mode): they run as the same account.
+            {"spark.kubernetes.authenticate.executor.serviceAccountName": service_account},
+        ),
+        "server": {
+            "cores": args.server_cores,
+            "memory": args.server_memory,
+            # The server pod is the driver; Spark does not size it, so the template must.
+            "template": {
+                "metadata": {"labels": labels, "annotations": {SAFE_TO_EVICT: "false"}},
+                "spec": {
+                    "serviceAccountName": service_account,
+                    "securityContext": pod_security_context(),
+                    **placement(contract.drivers),
+                    "containers": [
+                        {
+                            "name": SERVER_CONTAINER,
+                            "securityContext": container_security_context(),
+                            "resources": {
+                                "requests": {"cpu": str(args.server_cores), "memory": server_memory},
+                                "limits": {"cpu": str(args.server_cores), "memory": server_memory},
+                            },
+                        }
+                    ],
+                },
+            },
+        },
+        "executor": {
+            "cores": args.executor_cores,
+            "memory": args.executor_memory,
+            "template": {
+                "metadata": {"labels": labels, "annotations": {SAFE_TO_EVICT: "true"}},
+                "spec": {
+                    "serviceAccountName": service_account,
+                    "securityContext": pod_security_context(),
+                    **placement(contract.executors),
+                    "containers": [{"name": EXECUTOR_CONTAINER, "securityContext": container_security_context()}],
+                },
+            },
+        },
+        # The operator passes these after sparkConf, so the block is what counts for the executor bounds.
+        "dynamicAllocation": {
+            "enabled": True,
+            "shuffleTrackingEnabled": True,
+            "minExecutors": args.min_executors,
+            "maxExecutors": args.max_executors,
+        },
+    }
+
+
+class SparkConnectServer(pulumi.ComponentResource):
+    """ServiceAccount + Role(Binding) + the SparkConnect resource (`server`)."""
+
+    def __init__(
+        self,
+        name: str,
+        args: SparkConnectArgs,
+        *,
+        namespace: str,
+        image: str,
+        role_arn: pulumi.Input[str],
+        conf: Mapping[str, pulumi.Input[str]],
+        contract: NodePoolContract,
+        provider: pulumi.ProviderResource,
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("spark-platform:spark_connect:SparkConnectServer", name, None, opts)
+        # `depends_on` (namespace, operator) applies to every child: a component's own dependencies do not.
+        child = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on))
+        account = spark_connect_account(namespace)
+        labels = {"app.kubernetes.io/name": APP, "app.kubernetes.io/part-of": "spark-platform"}
+
+        self.service_account = kubernetes.core.v1.ServiceAccount(
+            "spark-connect-account",
+            metadata={
+                "name": account.name,
+                "namespace": namespace,
+                "labels": labels,
+                "annotations": {IRSA_ROLE_ANNOTATION: role_arn},
+            },
+            opts=child,
+        )
+        role = kubernetes.rbac.v1.Role(
+            "spark-connect-role",
+            metadata={"name": APP, "namespace": namespace, "labels": labels},
+            # Exactly what the platform grants the jobs' driver account: the server is a Spark driver too.
+            rules=DRIVER_RULES,
+            opts=child,
+        )
+        binding = kubernetes.rbac.v1.RoleBinding(
+            "spark-connect-role-binding",
+            metadata={"name": APP, "namespace": namespace, "labels": labels},
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": APP},
+            subjects=[{"kind": "ServiceAccount", "name": account.name, "namespace": namespace}],
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[*depends_on, role]),
+        )
+        self.server = kubernetes.apiextensions.CustomResource(
+            "spark-connect",
+            api_version=SPARK_CONNECT_API,
+            kind="SparkConnect",
+            metadata={"name": APP, "namespace": namespace, "labels": labels},
+            spec=connect_spec(args, image=image, service_account=account.name, contract=contract, conf=conf),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=provider,
+                depends_on=[*depends_on, self.service_account, binding],
+            ),
+        )
+        self.register_outputs({"serviceName": f"{APP}-server", "namespace": namespace})
