@@ -11,15 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from components.cluster import ClusterArgs
 from components.context import PROJECT, StackContext
-from components.model import RULE_ERROR_TYPE, ConfigModel, Environment
+from components.model import RULE_ERROR_TYPE, ConfigModel, Environment, rule_error
 from components.monitoring import MonitoringArgs
+from components.namespaces import NamespacesArgs
 from components.network import NetworkArgs
 from components.node_pools import NodePoolsArgs
-from components.spark_jobs import JobsArgs
+from components.spark_jobs import JobsArgs, gpu_jobs_without_pool
 from components.spark_stack import SparkArgs
 from components.storage import StorageArgs
 
@@ -77,9 +78,24 @@ class PlatformConfig(ConfigModel):
     node_pools: NodePoolsArgs = Field(default_factory=NodePoolsArgs, description="Managed node groups.")
     storage: StorageArgs = Field(default_factory=StorageArgs, description="S3 buckets and their KMS key.")
     monitoring: MonitoringArgs = Field(default_factory=MonitoringArgs, description="Prometheus and alerts.")
+    namespaces: NamespacesArgs = Field(
+        default_factory=NamespacesArgs, description="Platform namespaces: jobs quota and container limits."
+    )
     spark: SparkArgs = Field(default_factory=SparkArgs, description="Spark Operator, catalog, servers.")
     jobs: JobsArgs = Field(default_factory=JobsArgs, description="Which pipeline jobs run, with overrides.")
     tags: dict[str, str] = Field(default_factory=dict, description="Extra tags on every AWS resource.")
+
+    @model_validator(mode="after")
+    def _gpu_jobs_need_gpu_pool(self) -> PlatformConfig:
+        # Spans two blocks, so it lives here: a GPU job in a stack without a GPU pool would never schedule.
+        stranded = gpu_jobs_without_pool(self.jobs, self.node_pools.gpu.enabled)
+        if stranded:
+            raise rule_error(
+                "jobs.enabled",
+                "GPU-profile jobs only in a stack with nodePools.gpu.enabled",
+                ", ".join(stranded),
+            )
+        return self
 
 
 @dataclass(frozen=True)

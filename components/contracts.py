@@ -120,3 +120,32 @@ CLUSTER_AUTOSCALER_ACCOUNT = ServiceAccountRef(KUBE_SYSTEM, "cluster-autoscaler"
 EBS_CSI_ACCOUNT = ServiceAccountRef(KUBE_SYSTEM, "ebs-csi-controller-sa")
 EXTERNAL_SECRETS_ACCOUNT = ServiceAccountRef(EXTERNAL_SECRETS_NAMESPACE, "external-secrets")
 
+VPC_CNI_ACCOUNT = ServiceAccountRef(KUBE_SYSTEM, "aws-node")
+
+# -- Kubernetes groups the EKS access entries put IAM roles in (the platform layer binds RBAC to them) ----------
+
+#: `cluster.deployerRoleArns`: may manage Spark jobs (incl. the operator's CRDs) in the jobs namespace.
+DEPLOYER_GROUP = "spark-platform:deployers"
+#: `cluster.readOnlyRoleArns`: may read the platform namespaces.
+READ_ONLY_GROUP = "spark-platform:read-only"
+
+#: Service-account annotation that binds a Kubernetes service account to its IRSA role.
+IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
+
+# -- Kubernetes platform layer (namespaces, network policies, secrets) -----------------------------------------
+
+#: Only node-exporter lives here: it needs host namespaces (hostNetwork/hostPID/hostPath), so `privileged` PSA.
+NODE_EXPORTER_NAMESPACE = "monitoring-node"
+#: Namespace label that opts a namespace's pods in as Spark Connect clients (port 15002 in the jobs namespace).
+CONNECT_CLIENT_LABEL = "spark-platform.io/spark-connect-client"
+SPARK_CONNECT_PORT = 15002
+#: Container port name the Spark driver gives `pipelines.metric_names.PIPELINE_METRICS_PORT` (PodMonitors select it).
+PIPELINE_METRICS_PORT_NAME = "pipeline-metrics"
+#: Spark's own name for the driver UI container port (4040), which also serves the PrometheusServlet.
+SPARK_UI_PORT_NAME = "spark-ui"
+SPARK_UI_PORT = 4040
+#: Label Spark puts on every pod it creates: `driver` or `executor`.
+SPARK_ROLE_LABEL = "spark-role"
+#: Kubernetes Secrets External Secrets Operator materialises from AWS Secrets Manager.
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+SPARK_CONNECT_TOKEN_SECRET = "spark-connect-token"

@@ -16,12 +16,25 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     # Imported here, not at the top, so each module can register onto the finished `app`.
-    from spk import config_reference, pipeline_commands, stack_commands, table_commands
+    from spk import (
+        config_reference,
+        cost_commands,
+        manifests,
+        pipeline_commands,
+        policy_commands,
+        promote,
+        stack_commands,
+        table_commands,
+    )
 
     stack_commands.register(app)
     config_reference.register(app)
     pipeline_commands.register(app)
     table_commands.register(app)
+    policy_commands.register(app)
+    promote.register(app)
+    cost_commands.register(app)
+    manifests.register(app)
 
 
 _register_commands()

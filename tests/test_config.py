@@ -144,3 +144,25 @@ def test_error_text_is_one_line_per_problem(project_root: Path) -> None:
         "spark-platform:platform.tags",
     ]
     assert all("\n" not in p for p in problems)
+
+
+def test_gpu_job_in_a_stack_without_gpu_pool_is_a_config_error() -> None:
+    """Checked by `spk validate` too, not only when the program runs."""
+    from pathlib import Path
+
+    import yaml
+
+    from components.config import PlatformConfigError, parse_stack_settings
+
+    stack = yaml.safe_load(Path(__file__).resolve().parents[1].joinpath("Pulumi.dev.yaml").read_text())
+    platform = stack["config"]["spark-platform:platform"]
+    platform["jobs"]["enabled"] = [*platform["jobs"]["enabled"], "gold-features-gpu"]
+    try:
+        parse_stack_settings("dev", platform, "us-east-1")
+    except PlatformConfigError as error:
+        assert (
+            "Pulumi.dev.yaml: spark-platform:platform.jobs.enabled: expected GPU-profile jobs only in a stack "
+            "with nodePools.gpu.enabled, found \"gold-features-gpu\"" in str(error)
+        )
+    else:
+        raise AssertionError("a GPU job without a GPU pool was accepted")
