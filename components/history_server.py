@@ -39,6 +39,15 @@ def history_options(event_log_bucket: pulumi.Input[str], region: str) -> pulumi.
     return pulumi.Output.concat(*parts)
 
 
+#: Deliberate checkov exceptions, each with its reason (checkov reads `checkov.io/skipN: CHECK=reason`).
+CHECKOV_EXCEPTIONS = {
+    "checkov.io/skip1": "CKV_K8S_43=images are pinned by the immutable release tag that spk promote moves; "
+    "a digest would have to be re-rendered on every image build",
+    "checkov.io/skip2": "CKV_K8S_40=the Spark image runs as UID 185, the Apache Spark images' spark user that "
+    "owns /opt/spark; runAsNonRoot is enforced and the namespace is PSA restricted",
+}
+
+
 def history_pod_spec(
     *, image: str, options: pulumi.Input[str], service_account: str, contract: NodePoolContract
 ) -> dict[str, Any]:
@@ -53,7 +62,8 @@ def history_pod_spec(
             {
                 "name": "history-server",
                 "image": image,
-                "imagePullPolicy": "IfNotPresent",
+                # Always: the kubelet re-checks the registry, so a re-pushed tag cannot run stale bytes.
+                "imagePullPolicy": "Always",
                 "command": ["/opt/spark/bin/spark-class", "org.apache.spark.deploy.history.HistoryServer"],
                 "env": [
                     {"name": "SPARK_HISTORY_OPTS", "value": options},
@@ -113,7 +123,7 @@ class HistoryServer(pulumi.ComponentResource):
         )
         self.deployment = kubernetes.apps.v1.Deployment(
             "history-server",
-            metadata=metadata,
+            metadata={**metadata, "annotations": CHECKOV_EXCEPTIONS},
             spec={
                 "replicas": 1,
                 "selector": {"matchLabels": labels},

@@ -22,7 +22,7 @@ from pipelines.iceberg_jars import ICEBERG_VERSION
 from pipelines.jobs import ENTRYPOINT_FILE, JOBS
 from pipelines.lake import DATABASE_PREFIX_ENV, database_prefix
 from pipelines.runtime import TUNED_DEFAULTS
-from spk.engine import ProgramError, render_plan
+from spk.engine import render_plan
 from spk.plan import Plan
 
 SPARK_APP = "kubernetes:sparkoperator.k8s.io/v1beta2:SparkApplication"
@@ -247,11 +247,11 @@ def test_gpu_job_in_a_stack_without_gpu_pool_is_a_clear_error(tmp_path: Path, pr
     config = yaml.safe_load((project_root / "Pulumi.dev.yaml").read_text())
     config["config"][PLATFORM_KEY]["jobs"]["enabled"].append("gold-features-gpu")
     (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump(config))
-    with pytest.raises(ProgramError) as raised:
+    with pytest.raises(PlatformConfigError) as raised:
         render_plan("dev", tmp_path)
     message = str(raised.value)
     assert f"Pulumi.dev.yaml: {PLATFORM_KEY}.jobs.enabled:" in message
-    assert "'gold-features-gpu'" in message and "nodePools.gpu.enabled" in message
+    assert "gold-features-gpu" in message and "nodePools.gpu.enabled" in message
     assert "Traceback" not in message
 
 
