@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 GROUP_NAME = "spark-platform.critical"
 #: Where each alert is explained, relative to the repository root.
-RUNBOOK = "docs/monitoring.md"
+RUNBOOK = "README.md"
 #: Window over which rates and counter increases are taken: several scrapes, still quick to react.
 RATE_WINDOW = "10m"
 HISTOGRAMS = (m.BATCH_DURATION, m.END_TO_END_LATENCY)

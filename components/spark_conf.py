@@ -3,7 +3,7 @@ combining it with stack and job settings: defaults < stack `spark.defaultConf` <
 per-job override conf (`jobs.overrides.<job>.conf`), so the most specific setting always wins.
 
 Values may be Pulumi Inputs (bucket names are Outputs); merging only looks at keys, so nothing here needs `apply`.
-Why each setting is here is documented next to it and in docs/spark-stack.md."""
+Why each setting is here is documented next to it and in the README ("The default Spark configuration, and why")."""
 
 from __future__ import annotations
 
