@@ -222,18 +222,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
                 actions=S3_OBJECT_WRITE_ACTIONS,
                 resources=[pulumi.Output.concat(arn, "/*") for arn in data_buckets],
             ),
-            Statement(
-                sid="ListEventLogPrefix",
-                actions=["s3:ListBucket"],
-                resources=[event_logs],
-                conditions=[
-                    Condition(
-                        test="StringLike",
-                        variable="s3:prefix",
-                        values=[EVENT_LOG_PREFIX, f"{EVENT_LOG_PREFIX}/*"],
-                    )
-                ],
-            ),
+            _list_event_log_prefix(event_logs),
             Statement(
                 sid="WriteEventLogs",
                 actions=S3_OBJECT_WRITE_ACTIONS,
@@ -256,18 +245,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
         """The History Server only reads event logs."""
         event_logs = storage.event_log_bucket.arn
         return [
-            Statement(
-                sid="ListEventLogPrefix",
-                actions=["s3:ListBucket"],
-                resources=[event_logs],
-                conditions=[
-                    Condition(
-                        test="StringLike",
-                        variable="s3:prefix",
-                        values=[EVENT_LOG_PREFIX, f"{EVENT_LOG_PREFIX}/*"],
-                    )
-                ],
-            ),
+            _list_event_log_prefix(event_logs),
             Statement(
                 sid="ReadEventLogs",
                 actions=["s3:GetObject"],
@@ -314,3 +292,11 @@ class WorkloadIdentity(pulumi.ComponentResource):
                 resources=[arns.arn("eks", f"nodegroup/{cluster.name}/*")],
             ),
         ]
+
+
+def _list_event_log_prefix(event_logs: pulumi.Output[str]) -> Statement:
+    """Listing the event-log bucket, limited to the Spark event-log prefix (jobs and History Server alike)."""
+    condition = Condition(test="StringLike", variable="s3:prefix", values=[EVENT_LOG_PREFIX, f"{EVENT_LOG_PREFIX}/*"])
+    return Statement(
+        sid="ListEventLogPrefix", actions=["s3:ListBucket"], resources=[event_logs], conditions=[condition]
+    )

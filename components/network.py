@@ -11,6 +11,7 @@ from pydantic import Field, ValidationInfo, model_validator
 
 from components.context import StackContext
 from components.model import ConfigModel, environment_of, rule_error
+from components.storage import deny_insecure_transport
 
 
 class FlowLogsArgs(ConfigModel):
@@ -344,18 +345,7 @@ class Network(pulumi.ComponentResource):
         )
         policy = aws.iam.get_policy_document_output(
             statements=[
-                aws.iam.GetPolicyDocumentStatementArgs(
-                    sid="DenyInsecureTransport",
-                    effect="Deny",
-                    actions=["s3:*"],
-                    principals=[aws.iam.GetPolicyDocumentStatementPrincipalArgs(type="*", identifiers=["*"])],
-                    resources=[bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
-                    conditions=[
-                        aws.iam.GetPolicyDocumentStatementConditionArgs(
-                            test="Bool", variable="aws:SecureTransport", values=["false"]
-                        )
-                    ],
-                ),
+                deny_insecure_transport(bucket),
                 aws.iam.GetPolicyDocumentStatementArgs(
                     sid="AWSLogDeliveryWrite",
                     actions=["s3:PutObject"],

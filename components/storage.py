@@ -55,6 +55,22 @@ class StorageArgs(ConfigModel):
         return self
 
 
+def deny_insecure_transport(bucket: aws.s3.Bucket) -> aws.iam.GetPolicyDocumentStatementArgs:
+    """The statement every bucket policy of the platform starts with: no request without TLS."""
+    return aws.iam.GetPolicyDocumentStatementArgs(
+        sid="DenyInsecureTransport",
+        effect="Deny",
+        actions=["s3:*"],
+        principals=[aws.iam.GetPolicyDocumentStatementPrincipalArgs(type="*", identifiers=["*"])],
+        resources=[bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+        conditions=[
+            aws.iam.GetPolicyDocumentStatementConditionArgs(
+                test="Bool", variable="aws:SecureTransport", values=["false"]
+            )
+        ],
+    )
+
+
 class ObjectStorage(pulumi.ComponentResource):
     """KMS key + the three platform buckets. Exposes `key`, `buckets` and per-purpose bucket properties."""
 
@@ -166,18 +182,7 @@ class ObjectStorage(pulumi.ComponentResource):
         )
         tls_only = aws.iam.get_policy_document_output(
             statements=[
-                aws.iam.GetPolicyDocumentStatementArgs(
-                    sid="DenyInsecureTransport",
-                    effect="Deny",
-                    actions=["s3:*"],
-                    principals=[aws.iam.GetPolicyDocumentStatementPrincipalArgs(type="*", identifiers=["*"])],
-                    resources=[bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
-                    conditions=[
-                        aws.iam.GetPolicyDocumentStatementConditionArgs(
-                            test="Bool", variable="aws:SecureTransport", values=["false"]
-                        )
-                    ],
-                )
+                deny_insecure_transport(bucket)
             ],
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
