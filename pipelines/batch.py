@@ -3,7 +3,9 @@ processed yet, so running it twice changes nothing."""
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import reduce
@@ -14,6 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from pipelines.errors import ConservationError, PipelineError
+from pipelines.quality import DriftFinding, report_drift
 from pipelines.settings import EXCHANGES, PipelineSettings
 from pipelines.tables import append_bronze, ensure_tables, merge_dlq, merge_gold, merge_silver
 from pipelines.transforms.bronze import lines_to_raw, to_bronze
@@ -27,13 +30,19 @@ from pipelines.transforms.silver import (
     to_rejections,
 )
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class SilverOutcome:
+    """One silver run. `rejected_by_reason` counts the DLQ rows it wrote, duplicates (DUPLICATE_TRADE_ID)
+    included: an incoming copy, or a silver row replaced by a newer version of its trade."""
+
     processed: int = 0
     inserted: int = 0
     updated: int = 0
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    drift: list[DriftFinding] = field(default_factory=list)
 
     @property
     def rejected(self) -> int:
@@ -43,6 +52,20 @@ class SilverOutcome:
     def duplicates(self) -> int:
         return self.rejected_by_reason.get(DUPLICATE, 0)
 
+    @property
+    def invalid_by_reason(self) -> dict[str, int]:
+        return {reason: count for reason, count in self.rejected_by_reason.items() if reason != DUPLICATE}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "processed": self.processed,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "duplicates": self.duplicates,
+            "dlq_by_reason": dict(sorted(self.rejected_by_reason.items())),
+            "drift": [f"{f.exchange}.{f.field}: {f.change} ({f.records})" for f in self.drift],
+        }
+
 
 @dataclass
 class MedallionResult:
@@ -50,42 +73,62 @@ class MedallionResult:
     silver: SilverOutcome
     gold_bars_changed: dict[str, int]
     seconds: dict[str, float]
+    #: Rows per table after the run (TableNames attribute -> count).
     totals: dict[str, int]
+
+    @property
+    def rows_per_layer(self) -> dict[str, int]:
+        return dict(self.totals)
+
+    @property
+    def dlq_by_reason(self) -> dict[str, int]:
+        """DLQ rows written by this run, by reason (duplicates included as DUPLICATE_TRADE_ID)."""
+        return dict(sorted(self.silver.rejected_by_reason.items()))
+
+    @property
+    def duplicates(self) -> int:
+        return self.silver.duplicates
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "bronze_new": self.bronze_new,
-            "silver_processed": self.silver.processed,
-            "silver_inserted": self.silver.inserted,
-            "silver_updated": self.silver.updated,
-            "dlq_by_reason": dict(self.silver.rejected_by_reason),
+            "silver": self.silver.as_dict(),
             "gold_bars_changed": dict(self.gold_bars_changed),
             "seconds": dict(self.seconds),
-            "totals": dict(self.totals),
+            "rows_per_layer": self.rows_per_layer,
         }
 
 
-def read_raw_files(spark: SparkSession, raw_dir: Path) -> DataFrame:
-    """Every `<raw_dir>/<exchange>/*.jsonl` as raw rows (exchange, payload, origin, position)."""
+def read_raw_files(spark: SparkSession, raw_dir: Path) -> DataFrame | None:
+    """Every `<raw_dir>/<exchange>/*.jsonl` as raw rows (exchange, payload, origin, position); None if none."""
     if not raw_dir.is_dir():
         raise PipelineError(f"{raw_dir}: raw directory does not exist (expected <raw_dir>/<exchange>/*.jsonl)")
+    unknown = sorted(p.name for p in raw_dir.iterdir() if p.is_dir() and p.name not in EXCHANGES)
+    if unknown:
+        log.warning("%s: ignoring directories of unknown exchanges: %s", raw_dir, ", ".join(unknown))
     frames = []
     for exchange in EXCHANGES:
         directory = raw_dir / exchange
         if not any(directory.glob("*.jsonl")):
             continue
-        files = spark.read.option("wholetext", "true").text(str(directory / "*.jsonl"))
+        # wholetext must be the argument: text() passes its own wholetext=False over an earlier .option().
+        files = spark.read.text(str(directory / "*.jsonl"), wholetext=True)
         files = files.select(F.col("_metadata.file_path").alias("path"), F.col("value").alias("content"))
         frames.append(lines_to_raw(files, F.lit(exchange)))
     if not frames:
-        raise PipelineError(f"{raw_dir}: no *.jsonl files under any of {', '.join(EXCHANGES)}/")
+        return None
     return reduce(DataFrame.unionByName, frames)
 
 
 def run_bronze(spark: SparkSession, settings: PipelineSettings) -> dict[str, int]:
+    """Land every raw line not yet in bronze (by its deterministic record id)."""
     tables = settings.tables
     ensure_tables(spark, tables)
-    incoming = to_bronze(read_raw_files(spark, settings.raw_dir))
+    raw = read_raw_files(spark, settings.raw_dir)
+    if raw is None:
+        log.info("%s: no *.jsonl files under %s/ yet", settings.raw_dir, "/, ".join(EXCHANGES))
+        return {"bronze_new": 0}
+    incoming = to_bronze(raw)
     existing = spark.table(tables.bronze).select("record_id")
     new_rows = incoming.join(existing, "record_id", "left_anti").localCheckpoint()
     count = new_rows.count()
@@ -101,6 +144,7 @@ def process_bronze_rows(spark: SparkSession, pending: DataFrame, settings: Pipel
     processed = pending.count()
     if not processed:
         return SilverOutcome()
+    drift = report_drift(spark, pending, tables, run_id=uuid.uuid4().hex)
     result = parse_and_validate(pending, late_after_seconds=settings.late_after_seconds)
     unique, duplicates = deduplicate(result.valid)
     existing = spark.table(tables.silver).select("exchange", "trade_id", "event_version", "record_id")
@@ -121,10 +165,17 @@ def process_bronze_rows(spark: SparkSession, pending: DataFrame, settings: Pipel
     if inserted + updated:
         merge_silver(silver_columns(upserts), tables)
     by_reason = {row["reason"]: row["count"] for row in rejections.groupBy("reason").count().collect()}
+    # Each processed record is inserted or rejected; an update lands its record and rejects the one it replaces.
+    if processed != inserted + sum(by_reason.values()):
+        raise ConservationError(
+            f"{processed} bronze records processed but {inserted} inserted + {sum(by_reason.values())} rejected "
+            f"({by_reason})",
+            step="silver",
+        )
     if by_reason:
         merge_dlq(rejections, tables)
     check_processed(spark, pending, settings)
-    return SilverOutcome(processed, inserted, updated, by_reason)
+    return SilverOutcome(processed, inserted, updated, by_reason, drift)
 
 
 def check_processed(spark: SparkSession, pending: DataFrame, settings: PipelineSettings) -> None:
@@ -136,7 +187,12 @@ def check_processed(spark: SparkSession, pending: DataFrame, settings: PipelineS
         raise ConservationError(f"{lost} bronze records are in neither silver nor the DLQ", step="silver")
 
 
-def run_silver(spark: SparkSession, settings: PipelineSettings) -> SilverOutcome:
+def run_silver(spark: SparkSession, settings: PipelineSettings) -> dict[str, Any]:
+    return refine_silver(spark, settings).as_dict()
+
+
+def refine_silver(spark: SparkSession, settings: PipelineSettings) -> SilverOutcome:
+    """Process the bronze records that are in neither silver nor the DLQ yet."""
     tables = settings.tables
     ensure_tables(spark, tables)
     done = spark.table(tables.silver).select("record_id").unionByName(spark.table(tables.dlq).select("record_id"))
@@ -182,7 +238,7 @@ def run_medallion(
             seconds[step] = round(time.perf_counter() - started, 2)
 
     bronze = timed("bronze", lambda: run_bronze(spark, settings))
-    silver = timed("silver", lambda: run_silver(spark, settings))
+    silver = timed("silver", lambda: refine_silver(spark, settings))
     gold = timed("gold", lambda: run_gold(spark, settings))
     totals = layer_totals(spark, settings)
     if totals["bronze"] != totals["silver"] + totals["dlq"]:

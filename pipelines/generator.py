@@ -14,7 +14,8 @@ from pathlib import Path
 MARKETS = {"BTC": 67_000.0, "ETH": 3_500.0, "SOL": 150.0}
 BINANCE_QUOTE = "USDT"
 KRAKEN_QUOTE = "USD"
-DEFAULT_START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+#: Mean gap between consecutive trades (uniform 5..400 ms).
+MEAN_GAP = timedelta(milliseconds=202)
 
 #: Bad-record kinds and the outcome each must have. Late, out-of-order and new-field records are valid trades.
 BAD_KINDS: dict[str, str] = {
@@ -54,21 +55,19 @@ class GeneratedBatch:
         return counts
 
 
-@dataclass(frozen=True)
-class RawFile:
-    path: Path
-    exchange: str
-    records: tuple[GeneratedRecord, ...]
-
-
 def generate_trades(
     n: int, *, seed: int, bad_share: float = 0.05, start: datetime | None = None, first_trade_id: int = 1_000_000
 ) -> GeneratedBatch:
-    """`n` trades over both exchanges in time order; `bad_share` of them bad, cycling through every kind."""
+    """`n` trades over both exchanges in time order; `bad_share` of them bad, cycling through every kind. Without
+    `start` the series ends about now (so freshness checks see live-looking data); pass it for fixed output."""
     if not 0 <= bad_share <= 1:
         raise ValueError(f"bad_share must be between 0 and 1, found {bad_share}")
+    if n < 0:
+        raise ValueError(f"n must be >= 0, found {n}")
     rng = random.Random(seed)
-    clock = start or DEFAULT_START
+    clock = start or (datetime.now(UTC) - n * MEAN_GAP).replace(microsecond=0)
+    if clock.tzinfo is None:
+        raise ValueError(f"start must be timezone-aware (UTC), found {clock.isoformat()}")
     prices = dict(MARKETS)
     next_id = {"binance": first_trade_id, "kraken": first_trade_id * 3}
     bad_total = round(n * bad_share)
@@ -142,9 +141,11 @@ def _apply(
     rng: random.Random,
 ) -> tuple[str, str]:
     expected = BAD_KINDS.get(kind, "valid")
-    names = {"price": "p", "quantity": "q", "symbol": "s", "time": "T"} if exchange == "binance" else {
-        "price": "price", "quantity": "qty", "symbol": "symbol", "time": "timestamp"
-    }
+    names = (
+        {"price": "p", "quantity": "q", "symbol": "s", "time": "T"}
+        if exchange == "binance"
+        else {"price": "price", "quantity": "qty", "symbol": "symbol", "time": "timestamp"}
+    )
     if kind == "missing_field":
         del message[names["price"]]
     elif kind == "negative_price":
@@ -176,8 +177,11 @@ def _shift(exchange: str, message: dict[str, object], when: datetime) -> None:
 
 def write_raw_files(
     batch: GeneratedBatch, raw_dir: Path, *, files_per_exchange: int = 2, prefix: str = "trades"
-) -> list[RawFile]:
-    """JSON lines under `raw_dir/<exchange>/`, each exchange's records split in order over its files."""
+) -> list[Path]:
+    """JSON lines under `raw_dir/<exchange>/<prefix>-NNNN.jsonl`, each exchange's records split in order over its
+    files (file names sort in time order). Use a new `prefix` per batch to land more data next to the old."""
+    if files_per_exchange < 1:
+        raise ValueError(f"files_per_exchange must be >= 1, found {files_per_exchange}")
     written = []
     for exchange in ("binance", "kraken"):
         records = batch.by_exchange(exchange)
@@ -189,8 +193,9 @@ def write_raw_files(
         for part, offset in enumerate(range(0, len(records), size)):
             chunk = tuple(records[offset : offset + size])
             path = directory / f"{prefix}-{part:04d}.jsonl"
-            temporary = path.with_suffix(".tmp")
+            # Spark's file sources skip names starting with "."; the rename makes the whole file appear at once.
+            temporary = path.with_name(f".{path.name}.tmp")
             temporary.write_text("".join(record.line + "\n" for record in chunk), encoding="utf-8")
-            temporary.rename(path)  # a streaming file source must never see a half-written file
-            written.append(RawFile(path, exchange, chunk))
+            temporary.rename(path)
+            written.append(path)
     return written

@@ -7,7 +7,7 @@
 3. Offline: the runtime jar inside the PyPI wheel `snowpark-connect-deps-iceberg`. That repackaged jar lacks
    Iceberg's shaded Jackson, so we add a jar built once from pyspark's own Jackson jars with their classes moved
    to `org.apache.iceberg.shaded.com.fasterxml.jackson` (what maven-shade's relocation does: rewrite the class
-   names in each class file's constant pool), cached by the inputs' names and sizes.
+   names in each class file's constant pool), cached under a key derived from the input jars' contents.
 """
 
 from __future__ import annotations
@@ -26,17 +26,22 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 ICEBERG_VERSION = "1.10.0"
-MAVEN_COORDINATES = f"org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:{ICEBERG_VERSION}"
+MAVEN_COORDINATE_PREFIX = "org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:"
+MAVEN_COORDINATES = f"{MAVEN_COORDINATE_PREFIX}{ICEBERG_VERSION}"
 JARS_ENV = "SPK_ICEBERG_JARS"
 MAVEN_ENV = "SPK_ICEBERG_MAVEN"
 CACHE_ENV = "SPK_CACHE_DIR"
 
-#: The Jackson modules Iceberg's core classes use (core streaming API, databind, annotations), version-suffixed.
-JACKSON_JARS = re.compile(r"^jackson-(core|databind|annotations)-\d[\d.]*\.jar$")
+#: The Jackson modules the Iceberg runtime's classes reference under its shaded package: core, databind,
+#: annotations, and the java.time module (jsr310) its JSON parsers register.
+JACKSON_JARS = re.compile(r"^jackson-(core|databind|annotations|datatype-jsr310)-\d[\d.]*\.jar$")
+#: Bump when the relocation logic changes, so cached jars built by an older version are not reused.
+RELOCATION_VERSION = "2"
 ORIGINAL = "com/fasterxml/jackson/"
 RELOCATED = "org/apache/iceberg/shaded/com/fasterxml/jackson/"
 # Class names appear slashed in descriptors and dotted in reflective string constants and service files.
 # In descriptors a class name follows `L` (`(Lcom/fasterxml/jackson/core/JsonParser;)V`).
+_VERSION = re.compile(r"-(1\.10\.\d+)\.jar$")
 _SLASHED = re.compile(rb"(?:(?<=L)|(?<![A-Za-z0-9_/$]))com/fasterxml/jackson/")
 _DOTTED = re.compile(rb"(?<![A-Za-z0-9_.$])com\.fasterxml\.jackson\.")
 
@@ -47,15 +52,18 @@ class IcebergJarError(RuntimeError):
 
 @dataclass(frozen=True)
 class IcebergJars:
+    """Either local jar `paths` (spark.jars) or Maven `packages` (spark.jars.packages); `source` is which rule
+    chose them (explicit | maven | wheel) and `reason` why, for the log line and `spk` output."""
+
     source: str
     reason: str
-    jars: tuple[Path, ...] = ()
+    paths: tuple[Path, ...] = ()
     packages: tuple[str, ...] = field(default=())
 
     def spark_conf(self) -> dict[str, str]:
         if self.packages:
             return {"spark.jars.packages": ",".join(self.packages)}
-        return {"spark.jars": ",".join(str(jar) for jar in self.jars)}
+        return {"spark.jars": ",".join(str(jar) for jar in self.paths)}
 
 
 def resolve_iceberg_jars(environ: dict[str, str] | None = None) -> IcebergJars:
@@ -66,16 +74,17 @@ def resolve_iceberg_jars(environ: dict[str, str] | None = None) -> IcebergJars:
         missing = [str(path) for path in paths if not path.is_file()]
         if missing:
             raise IcebergJarError(f"{JARS_ENV} names jars that do not exist: {', '.join(missing)}")
-        return IcebergJars("explicit", f"{JARS_ENV} is set", jars=paths)
-    if env.get(MAVEN_ENV) == "1" or _maven_cached():
-        why = f"{MAVEN_ENV}=1" if env.get(MAVEN_ENV) == "1" else "found in the local Ivy/Maven cache"
-        return IcebergJars("maven", why, packages=(MAVEN_COORDINATES,))
+        return IcebergJars("explicit", f"{JARS_ENV} is set", paths=paths)
+    cached = maven_cached(Path(env.get("HOME") or Path.home()))
+    if cached or env.get(MAVEN_ENV) == "1":
+        why = f"{MAVEN_COORDINATE_PREFIX}{cached} is in the local Ivy/Maven cache" if cached else f"{MAVEN_ENV}=1"
+        return IcebergJars("maven", why, packages=(f"{MAVEN_COORDINATE_PREFIX}{cached or ICEBERG_VERSION}",))
     runtime = _wheel_runtime_jar()
     jackson = relocated_jackson_jar(_pyspark_jars_dir(), cache_dir(env))
     return IcebergJars(
         "wheel",
         "offline: Maven artifact not cached; using snowpark-connect-deps-iceberg + relocated pyspark Jackson",
-        jars=(runtime, jackson),
+        paths=(runtime, jackson),
     )
 
 
@@ -84,15 +93,17 @@ def cache_dir(env: os._Environ[str] | dict[str, str]) -> Path:
     return Path(root)
 
 
-def _maven_cached() -> bool:
-    home = Path.home()
-    artifact = f"iceberg-spark-runtime-3.5_2.12-{ICEBERG_VERSION}.jar"
-    candidates = [
-        home / ".ivy2" / "jars" / f"org.apache.iceberg_{artifact}",
-        home / ".ivy2.5.2" / "jars" / f"org.apache.iceberg_{artifact}",
-        home / ".m2/repository/org/apache/iceberg/iceberg-spark-runtime-3.5_2.12" / ICEBERG_VERSION / artifact,
+def maven_cached(home: Path) -> str | None:
+    """The newest 1.10.x runtime already in the Ivy or Maven cache, or None. Only a cache hit counts: an offline
+    resolver attempt would stall every run on network timeouts."""
+    artifact = "iceberg-spark-runtime-3.5_2.12"
+    found = [
+        *(home / ".ivy2" / "jars").glob(f"org.apache.iceberg_{artifact}-1.10.*.jar"),
+        *(home / ".ivy2.5.2" / "jars").glob(f"org.apache.iceberg_{artifact}-1.10.*.jar"),
+        *(home / ".m2/repository/org/apache/iceberg" / artifact).glob(f"1.10.*/{artifact}-1.10.*.jar"),
     ]
-    return any(candidate.is_file() for candidate in candidates)
+    versions = {_VERSION.search(jar.name).group(1) for jar in found if _VERSION.search(jar.name)}  # type: ignore[union-attr]
+    return max(versions, key=lambda v: tuple(int(part) for part in v.split("."))) if versions else None
 
 
 def _wheel_runtime_jar() -> Path:
@@ -119,9 +130,15 @@ def _pyspark_jars_dir() -> Path:
 def relocated_jackson_jar(pyspark_jars: Path, cache: Path) -> Path:
     """Build (once) and return the jar of pyspark's Jackson classes relocated into Iceberg's shaded package."""
     sources = sorted(jar for jar in pyspark_jars.glob("jackson-*.jar") if JACKSON_JARS.match(jar.name))
-    if len(sources) != 3:
-        raise IcebergJarError(f"{pyspark_jars}: expected jackson core/databind/annotations jars, found {sources}")
-    key = hashlib.sha256("|".join(f"{jar.name}:{jar.stat().st_size}" for jar in sources).encode()).hexdigest()[:16]
+    found = {JACKSON_JARS.match(jar.name).group(1) for jar in sources}  # type: ignore[union-attr]
+    if not {"core", "databind", "annotations"} <= found:
+        names = ", ".join(jar.name for jar in sources) or "none"
+        raise IcebergJarError(f"{pyspark_jars}: expected jackson core/databind/annotations jars, found {names}")
+    digest = hashlib.sha256(RELOCATION_VERSION.encode())
+    for jar in sources:
+        digest.update(jar.name.encode())
+        digest.update(hashlib.sha256(jar.read_bytes()).digest())
+    key = digest.hexdigest()[:16]
     target = cache / f"iceberg-shaded-jackson-{key}.jar"
     if target.is_file():
         return target
@@ -196,5 +213,20 @@ def relocate_class(data: bytes) -> bytes:
 
 # Payload sizes of the non-Utf8 constant pool entries (JVM spec §4.4).
 _CONSTANT_SIZES = {
-    3: 4, 4: 4, 5: 8, 6: 8, 7: 2, 8: 2, 9: 4, 10: 4, 11: 4, 12: 4, 15: 3, 16: 2, 17: 4, 18: 4, 19: 2, 20: 2
+    3: 4,
+    4: 4,
+    5: 8,
+    6: 8,
+    7: 2,
+    8: 2,
+    9: 4,
+    10: 4,
+    11: 4,
+    12: 4,
+    15: 3,
+    16: 2,
+    17: 4,
+    18: 4,
+    19: 2,
+    20: 2,
 }

@@ -50,6 +50,8 @@ def default_warehouse() -> Path:
 
 
 def local_conf(warehouse: Path) -> dict[str, str]:
+    """What a local session needs whatever the tuning: the Iceberg runtime, its extensions (MERGE, CALL) and the
+    catalog `lake` on the warehouse directory."""
     from pipelines.iceberg_jars import resolve_iceberg_jars
 
     jars = resolve_iceberg_jars()
@@ -66,8 +68,6 @@ def local_conf(warehouse: Path) -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.memory": os.environ.get("SPK_DRIVER_MEMORY", "2g"),
         "spark.sql.session.timeZone": "UTC",
-        # Local runs keep one task per core; more only adds scheduling overhead.
-        "spark.default.parallelism": str(os.cpu_count() or 2),
     }
 
 
@@ -80,22 +80,31 @@ def build_session(
     tuned: bool = True,
     master: str = "local[*]",
 ) -> SparkSession:
+    """Local: `master` (default `local[*]`) with the Iceberg Hadoop catalog `lake` on `warehouse` (default
+    `<project>/var/lakehouse/warehouse`, or `$SPK_WAREHOUSE`). `tuned=False` keeps Spark's own defaults (the
+    benchmark's baseline). Cluster: spark-submit already carries the catalog, S3 and the tuned defaults (the job
+    conf rendered by components/spark_conf.py), so only `conf` is added here — sizing shuffles from the driver
+    pod's cores would be wrong for the cluster. `conf` always wins."""
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app_name)
     settings: dict[str, str] = {}
-    if tuned:
-        settings.update(tuned_defaults())
     if mode == "local":
+        # Binding to loopback keeps a laptop's hostname lookup (and its warning) out of every local run.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         builder = builder.master(master)
+        if tuned:
+            settings.update(tuned_defaults(_local_cores(master)))
         settings.update(local_conf(Path(warehouse) if warehouse else default_warehouse()))
-        if not tuned:
-            # Spark's defaults, but Iceberg still needs its extensions to MERGE and CALL procedures.
-            settings["spark.sql.extensions"] = ICEBERG_EXTENSIONS
-    # On the cluster, spark-submit (the SparkApplication) supplies the catalog, S3 and scheduling conf.
     settings.update(conf or {})
     for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel(os.environ.get("SPK_SPARK_LOG_LEVEL", "ERROR"))
     return session
+
+
+def _local_cores(master: str) -> int | None:
+    """`local[2]` -> 2; `local[*]`/`local` -> None (all of the machine's cores)."""
+    inside = master.partition("[")[2].rstrip("]").split(",")[0]
+    return int(inside) if inside.isdigit() else None

@@ -141,5 +141,6 @@ SCHEMA_DRIFT = StructType(
         StructField("field", StringType(), False),
         StructField("change", StringType(), False),  # new | missing | changed
         StructField("records", LongType(), False),
+        StructField("detail", StringType(), False),
     ]
 )

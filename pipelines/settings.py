@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -79,7 +80,8 @@ class PipelineSettings(BaseModel):
     kafka_topics: dict[str, str] = Field(
         default_factory=lambda: {exchange: f"trades.{exchange}" for exchange in EXCHANGES}
     )
-    #: Silver rows whose trade time is older than this at ingest are flagged late (kept, counted).
+    #: A trade older than the newest one already seen from its exchange by more than this is flagged late
+    #: (kept in silver with is_late = true, never dropped).
     late_after_seconds: int = Field(3600, ge=1)
     #: Freshness check: the newest silver trade may be at most this old (relative to the newest bronze ingest).
     freshness_seconds: int = Field(6 * 3600, ge=1)
@@ -89,12 +91,20 @@ class PipelineSettings(BaseModel):
     def tables(self) -> TableNames:
         return TableNames(self.database_prefix)
 
+    @property
+    def late_tolerance(self) -> timedelta:
+        return timedelta(seconds=self.late_after_seconds)
+
     @classmethod
     def local(cls, root: Path | None = None, **overrides: object) -> PipelineSettings:
+        """Embedded defaults: everything under `root` (default `<project>/var/lakehouse`; the warehouse honours
+        `$SPK_WAREHOUSE` there, as the local session does)."""
+        from pipelines.runtime import default_warehouse
+
         base = root or PROJECT_ROOT / "var" / "lakehouse"
         values: dict[str, object] = {
             "raw_dir": base / "raw",
-            "warehouse": base / "warehouse",
+            "warehouse": base / "warehouse" if root else default_warehouse(),
             "checkpoint_dir": str(base / "checkpoints"),
         }
         return cls(**{**values, **overrides})

@@ -53,8 +53,7 @@ def append_bronze(rows: DataFrame, tables: TableNames) -> None:
     """Insert-only MERGE on record_id: a re-read file or re-consumed offset is not appended twice."""
     _merge(
         rows,
-        f"MERGE INTO {tables.bronze} t USING _bronze_in s ON t.record_id = s.record_id "
-        "WHEN NOT MATCHED THEN INSERT *",
+        f"MERGE INTO {tables.bronze} t USING _bronze_in s ON t.record_id = s.record_id WHEN NOT MATCHED THEN INSERT *",
         "_bronze_in",
     )
 

@@ -40,7 +40,8 @@ def ohlcv(silver: DataFrame, grain: Grain) -> DataFrame:
         F.col("close").cast(PRICE).alias("close"),
         F.col("volume").cast(PRICE).alias("volume"),
         F.col("value_usd").cast(AMOUNT).alias("value_usd"),
-        (F.col("value_usd") / F.col("volume")).cast(PRICE).alias("vwap"),
+        # decimal(28,10) numerator: Spark keeps the quotient at scale 10 instead of cutting it to 6.
+        (F.col("value_usd").cast("decimal(28,10)") / F.col("volume")).cast(PRICE).alias("vwap"),
         "trade_count",
         "binance_trades",
         "kraken_trades",

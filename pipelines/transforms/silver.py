@@ -18,7 +18,11 @@ USD_QUOTES = ("USD", "USDT", "USDC")
 FIELD_NAMES = {
     "binance": {"s": "symbol", "t": "trade_id", "p": "price", "q": "quantity", "T": "trade_time"},
     "kraken": {
-        "symbol": "symbol", "trade_id": "trade_id", "price": "price", "qty": "quantity", "timestamp": "trade_time"
+        "symbol": "symbol",
+        "trade_id": "trade_id",
+        "price": "price",
+        "qty": "quantity",
+        "timestamp": "trade_time",
     },
 }
 DUPLICATE = "DUPLICATE_TRADE_ID"
