@@ -6,21 +6,31 @@ from __future__ import annotations
 import re
 
 REDACTED = "[redacted]"
-_PATTERNS = (
-    re.compile(r"\b(A3T[A-Z0-9]|AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}\b"),  # AWS access key ids
-    re.compile(r"(?i)(aws_secret_access_key|secret[_-]?key|password|passwd|pwd|token|api[_-]?key)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"),
-    re.compile(r"(?i)(authorization\s*:\s*)(bearer|basic)?\s*[^\s,;]+"),
-    re.compile(r"(?i)(fs\.s3a\.(?:access|secret|session)\.key\s*[=:]\s*)[^\s,;]+"),
-    re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"),  # user:password@ in URLs
+
+#: AWS access key ids (long-term AKIA, temporary ASIA, and the other IAM unique-id prefixes).
+_ACCESS_KEY_ID = re.compile(r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|APKA)[A-Z0-9]{16}\b")
+#: `key=value`, `key: value`, `"key": "value"` for keys that name a secret. The value may be quoted.
+_SECRET_ASSIGNMENT = re.compile(
+    r"(?i)([\"']?\b(?:aws_secret_access_key|aws_session_token|secret[_.-]?(?:access[_.-]?)?key|client[_-]?secret"
+    r"|password|passwd|pwd|token|access[_-]?token|refresh[_-]?token|api[_-]?key|session[_.-]?key"
+    r"|fs\.s3a\.(?:access|secret|session)\.key)[\"']?)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&\"'}]+)"
 )
+#: `Authorization: Bearer abc`, `Authorization: Basic abc`, `Authorization=abc`.
+_AUTHORIZATION = re.compile(r"(?i)(\bauthorization[\"']?\s*[=:]\s*[\"']?)(?:(?:bearer|basic|token)\s+)?[^\s,;\"']+")
+#: `scheme://user:password@host`: the credentials part of a URL.
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)")
+#: A bare AWS secret access key: 40 base64 characters mixing cases and digits (a hex digest never has upper case).
+_BARE_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]*[a-z])(?=[A-Za-z0-9/+]*[A-Z])(?=[A-Za-z0-9/+]*\d)"
+                          r"[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 
 
 def redact(text: str) -> str:
-    text = _PATTERNS[0].sub(REDACTED, text)
-    text = _PATTERNS[1].sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
-    text = _PATTERNS[2].sub(lambda m: f"{m.group(1)}{REDACTED}", text)
-    text = _PATTERNS[3].sub(lambda m: f"{m.group(1)}{REDACTED}", text)
-    return _PATTERNS[4].sub(REDACTED, text)
+    """`text` with every credential it contains replaced by `[redacted]`; everything else kept as is."""
+    text = _ACCESS_KEY_ID.sub(REDACTED, text)
+    text = _SECRET_ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    text = _AUTHORIZATION.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    text = _URL_CREDENTIALS.sub(REDACTED, text)
+    return _BARE_SECRET.sub(REDACTED, text)
 
 
 class PipelineError(Exception):
@@ -32,6 +42,14 @@ class PipelineError(Exception):
         context = " / ".join(part for part in (f"job {job}" if job else "", f"step {step}" if step else "") if part)
         super().__init__(f"{context}: {self.detail}" if context else self.detail)
 
+    def with_context(self, *, job: str | None = None, step: str | None = None) -> PipelineError:
+        """The same error with missing context filled in (an inner step knows the step, the runner the job)."""
+        if (job is None or self.job) and (step is None or self.step):
+            return self
+        copy = type(self)(self.detail, job=self.job or job, step=self.step or step)
+        copy.__cause__ = self.__cause__
+        return copy
+
 
 class ConservationError(PipelineError):
     """Records were lost or counted twice between layers."""
@@ -39,3 +57,26 @@ class ConservationError(PipelineError):
 
 class DataQualityError(PipelineError):
     """A fail-fast data-quality check failed."""
+
+
+def first_line(error: BaseException) -> str:
+    """The useful one-line summary of any error (Spark/Py4J errors carry a JVM stack trace after line one)."""
+    text = str(error).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    line = lines[0]
+    # Py4J wraps the JVM message: "An error occurred while calling o123.sql.\n: org.apache...Exception: msg".
+    if line.startswith("An error occurred while calling") and len(lines) > 1:
+        line = lines[1].lstrip(": ")
+    return line if len(line) <= 500 else line[:497] + "..."
+
+
+def as_pipeline_error(error: BaseException, *, job: str | None = None, step: str | None = None) -> PipelineError:
+    """Any error as a PipelineError with context and a redacted one-line message (the traceback stays in
+    `__cause__` for a debugger, never in what is printed)."""
+    if isinstance(error, PipelineError):
+        return error.with_context(job=job, step=step)
+    wrapped = PipelineError(first_line(error), job=job, step=step)
+    wrapped.__cause__ = error
+    return wrapped

@@ -1,7 +1,184 @@
-"""Placeholder: replaced by the module's owner."""
+"""`spk run <job> --local` (one pipeline job on local Spark) and `spk demo` (the whole lakehouse, offline)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+from rich.table import Table
+
+from spk.console import console, fail, print_error
+
+JOB_FAILED = 1
+
+
+@contextmanager
+def pipeline_errors() -> Iterator[None]:
+    """Bad input (unknown job, bad settings) exits 2; a job that fails exits 1. One line each, redacted."""
+    from pydantic import ValidationError
+
+    from pipelines.errors import PipelineError, as_pipeline_error
+    from pipelines.jobs import JobSpecError
+
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except JobSpecError as error:
+        fail(str(error))
+    except ValidationError as error:
+        fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors(include_url=False)))
+    except PipelineError as error:
+        print_error(str(error))
+        raise typer.Exit(JOB_FAILED) from None
+    except Exception as error:  # Spark/Iceberg: still one clean line
+        print_error(str(as_pipeline_error(error)))
+        raise typer.Exit(JOB_FAILED) from None
+
+
+def _result_table(result: Any) -> Table:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    as_dict = result.as_dict() if hasattr(result, "as_dict") else result
+    if hasattr(result, "tables") and hasattr(result, "total"):  # maintenance summary
+        as_dict = {t.table: f"{t.data_files_rewritten} files -> {t.data_files_added}, {t.snapshots_expired} snapshots "
+                   f"expired, {t.orphan_files_removed} orphans" for t in result.tables}
+    elif hasattr(result, "batches"):  # streaming run
+        as_dict = {"micro-batches": len(result.batches), "input records": result.total("input_records"),
+                   "bronze new": result.total("bronze_new"), "silver written": result.total("silver_written"),
+                   "DLQ by reason": result.dlq_by_reason(), "stopped by": result.stopped_by}
+    elif hasattr(result, "results"):  # quality report
+        as_dict = {f"{r.layer}/{r.check}": ("pass" if r.passed else f"FAIL ({r.severity}) observed {r.observed}")
+                   for r in result.results}
+    for key, value in (as_dict or {}).items() if isinstance(as_dict, dict) else []:
+        table.add_row(str(key), str(value))
+    return table
+
+
+def run_command(
+    job: Annotated[str, typer.Argument(help="Job name from pipelines/jobs.py, e.g. bronze-ingest.")],
+    local: Annotated[bool, typer.Option("--local", help="Run on local Spark (required here).")] = False,
+    root: Annotated[
+        Path | None, typer.Option(help="Lakehouse root: raw/, warehouse/, checkpoints/ (default var/lakehouse).")
+    ] = None,
+    raw_dir: Annotated[Path | None, typer.Option(help="Raw input: <raw-dir>/<exchange>/*.jsonl.")] = None,
+    available_now: Annotated[
+        bool, typer.Option("--available-now", help="Streaming: drain what is there, then stop (default: run "
+                           "with the job's trigger until Ctrl-C).")
+    ] = False,
+) -> None:
+    """Run one pipeline job locally, exactly as the cluster would (its entry, its metrics)."""
+    if not local:
+        fail("spk run runs jobs locally: add --local (on the cluster the SparkApplication runs "
+             "`python -m pipelines.entrypoint --job <name>`)")
+    with pipeline_errors():
+        from pipelines.entrypoint import run_job
+        from pipelines.jobs import get_job
+        from pipelines.metrics import PipelineMetrics, install
+        from pipelines.runtime import build_session
+        from pipelines.settings import PipelineSettings
+
+        spec = get_job(job)
+        overrides: dict[str, Any] = {"raw_dir": raw_dir.resolve()} if raw_dir else {}
+        settings = PipelineSettings.local(root.resolve() if root else None, **overrides)
+        options: dict[str, Any] = {}
+        if spec.mode == "streaming" and available_now:
+            from pipelines.streaming import AVAILABLE_NOW
+
+            options["trigger"] = AVAILABLE_NOW
+        started = time.perf_counter()
+        with console.status(f"[bold]{spec.name}[/]: starting local Spark"):
+            spark = build_session("local", app_name=f"spk-run-{spec.name}", warehouse=settings.warehouse)
+        if spec.mode == "streaming" and not available_now:
+            console.print(f"{spec.name}: streaming every {spec.trigger_seconds}s from {settings.raw_dir}; "
+                          "Ctrl-C stops after the current micro-batch")
+        with console.status(f"[bold]{spec.name}[/]: running"):
+            result = run_job(spec, spark, settings, install(PipelineMetrics(spec.name)), **options)
+    console.print(f"[green]✓[/] {spec.name} finished in {time.perf_counter() - started:.1f}s")
+    console.print(_result_table(result))
+
+
+def demo_command(
+    trades: Annotated[int, typer.Option(help="Trades in the batch wave (the streamed wave is half as many).")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed of the generated trades.")] = 42,
+    root: Annotated[Path | None, typer.Option(help="Demo directory, deleted and rebuilt (default var/demo).")] = None,
+) -> None:
+    """Generate trades with bad records, run the batch medallion, stream a second wave (killed and restarted),
+    then summarise every layer. Offline; starts clean each run."""
+    with pipeline_errors():
+        from pipelines.demo import DEFAULT_ROOT, run_demo
+
+        started = time.perf_counter()
+        with console.status("demo: starting") as status:
+
+            def progress(message: str) -> None:
+                console.print(f"[dim]{time.perf_counter() - started:6.1f}s[/] {message}")
+                status.update(f"[bold]{message}")
+
+            report = run_demo(trades=trades, seed=seed, root=(root or DEFAULT_ROOT).resolve(), progress=progress)
+    print_demo_summary(report, time.perf_counter() - started)
+
+
+def _counts_table(title: str, counts: dict[str, int], *, expected: dict[str, int] | None = None) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("")
+    table.add_column("rows", justify="right")
+    if expected is not None:
+        table.add_column("expected", justify="right")
+    for key, count in counts.items():
+        row = [key, f"{count:,}"]
+        if expected is not None:
+            row.append(f"{expected.get(key, 0):,}")
+        table.add_row(*row)
+    return table
+
+
+def print_demo_summary(report: Any, seconds: float) -> None:
+    console.rule("[bold]spk demo: summary")
+    layers = dict(report.totals)
+    console.print(_counts_table("Rows per table", layers))
+    silver_ok = layers["silver"] == report.expected_silver
+    console.print(f"silver {layers['silver']:,} trades, generator expects {report.expected_silver:,} "
+                  + ("[green]✓[/]" if silver_ok else "[red]✗[/]")
+                  + f"; bronze {layers['bronze']:,} = silver + DLQ {layers['dlq']:,} [green]✓ conserved[/]")
+    console.print(_counts_table("DLQ by reason", report.dlq_by_reason, expected=report.expected_dlq))
+
+    quality = Table(title="Data quality", title_justify="left")
+    for column in ("layer", "check", "result", "observed", "expected"):
+        quality.add_column(column)
+    for result in report.quality.results:
+        verdict = "[green]pass[/]" if result.passed else f"[red]FAIL[/] ({result.severity})"
+        quality.add_row(result.layer, result.check, verdict, result.observed, result.expected)
+    console.print(quality)
+
+    drift = Table(title="Schema drift in raw input", title_justify="left")
+    for column in ("exchange", "field", "change", "records"):
+        drift.add_column(column)
+    for finding in report.drift:
+        drift.add_row(finding["exchange"], finding["field"], finding["change"], f"{finding['records']:,}")
+    console.print(drift if report.drift else "Schema drift: none")
+
+    streams = Table(title="Streaming ingest", title_justify="left")
+    for column in ("query start", "micro-batches", "input records", "bronze new", "silver written", "stopped by"):
+        streams.add_column(column)
+    for index, run in enumerate(report.streams):
+        streams.add_row("first" if index == 0 else "restart", str(len(run.batches)), f"{run.total('input_records'):,}",
+                        f"{run.total('bronze_new'):,}", f"{run.total('silver_written'):,}", run.stopped_by)
+    console.print(streams)
+
+    travel = report.time_travel
+    console.print(f"[bold]Time travel[/]: silver VERSION AS OF {travel['snapshot_id']} (before streaming) has "
+                  f"{travel['rows_then']:,} rows; now {travel['rows_now']:,}")
+    console.print("Timings: " + ", ".join(f"{step} {value:.1f}s" for step, value in report.timings.items())
+                  + f"; total {seconds:.1f}s")
+    console.print(f"Explore: [bold]spk table history silver --root {report.root}[/]")
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("run")(run_command)
+    app.command("demo")(demo_command)

@@ -1,0 +1,132 @@
+"""The streaming source seam: Kafka on the cluster, JSON-lines files locally. Both yield the RAW_COLUMNS
+(exchange, payload, origin, position) that `to_bronze` takes, with the same record ids a batch read gives.
+
+What a source reads is described by a `SourceSpec` (pure data, testable without a broker or connector);
+`open_stream` turns a spec into a streaming DataFrame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import reduce
+from pathlib import Path
+from typing import Literal
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+from pipelines.errors import PipelineError
+from pipelines.schemas import RAW_COLUMNS
+from pipelines.settings import EXCHANGES, PipelineSettings
+from pipelines.transforms.bronze import lines_to_raw
+
+#: A whole JSON-lines file per row: bronze keeps payloads byte-for-byte, so lines are split, never parsed, here.
+RAW_FILE = StructType([StructField("value", StringType(), False)])
+#: Caps one micro-batch on the cluster so a backlog after an outage is drained in bounded steps.
+KAFKA_MAX_OFFSETS_PER_TRIGGER = 200_000
+KAFKA_CONNECTOR = "org.apache.spark:spark-sql-kafka-0-10_2.12"
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One streaming reader: its format, options and path (files) — what `spark.readStream` is given."""
+
+    kind: Literal["files", "kafka"]
+    format: str
+    options: dict[str, str] = field(default_factory=dict)
+    path: str | None = None
+    exchange: str | None = None  # files: one reader per exchange directory
+
+
+def file_specs(settings: PipelineSettings) -> list[SourceSpec]:
+    """One text reader per exchange directory, whole files per row, new files only, `max_files_per_trigger`."""
+    return [
+        SourceSpec(
+            kind="files",
+            format="text",
+            options={
+                "wholetext": "true",
+                "pathGlobFilter": "*.jsonl",  # the generator writes `.tmp` then renames: never a half file
+                "maxFilesPerTrigger": str(settings.max_files_per_trigger),
+            },
+            path=str(Path(settings.raw_dir) / exchange),
+            exchange=exchange,
+        )
+        for exchange in EXCHANGES
+    ]
+
+
+def kafka_spec(settings: PipelineSettings) -> SourceSpec:
+    if not settings.kafka_bootstrap_servers:
+        raise PipelineError(
+            "the kafka source needs bootstrap servers: set kafka_bootstrap_servers (SPK_KAFKA_BOOTSTRAP on the "
+            "cluster), e.g. 'b-1.msk.internal:9098'",
+            step="source",
+        )
+    unknown = sorted(set(settings.kafka_topics) - set(EXCHANGES))
+    if unknown:
+        raise PipelineError(
+            f"kafka_topics maps unknown exchanges {unknown}; expected keys among {list(EXCHANGES)}", step="source"
+        )
+    return SourceSpec(
+        kind="kafka",
+        format="kafka",
+        options={
+            "kafka.bootstrap.servers": settings.kafka_bootstrap_servers,
+            "subscribe": ",".join(settings.kafka_topics[exchange] for exchange in sorted(settings.kafka_topics)),
+            # A new query starts from the oldest retained offset: nothing already published is skipped.
+            "startingOffsets": "earliest",
+            # Offsets that expired before we read them are data loss: fail loudly instead of skipping on.
+            "failOnDataLoss": "true",
+            "maxOffsetsPerTrigger": str(KAFKA_MAX_OFFSETS_PER_TRIGGER),
+        },
+    )
+
+
+def source_specs(settings: PipelineSettings) -> list[SourceSpec]:
+    return [kafka_spec(settings)] if settings.source == "kafka" else file_specs(settings)
+
+
+def open_stream(spark: SparkSession, settings: PipelineSettings) -> DataFrame:
+    """The configured source as a streaming DataFrame of RAW_COLUMNS."""
+    specs = source_specs(settings)
+    if specs[0].kind == "kafka":
+        return _kafka_raw(_load(spark, specs[0]), settings.kafka_topics)
+    return reduce(DataFrame.unionByName, [_files_raw(spark, spec) for spec in specs])
+
+
+def _load(spark: SparkSession, spec: SourceSpec) -> DataFrame:
+    reader = spark.readStream.format(spec.format).options(**spec.options)
+    if spec.kind == "files":
+        reader = reader.schema(RAW_FILE)
+    try:
+        return reader.load(spec.path) if spec.path else reader.load()
+    except Exception as error:
+        if spec.kind == "kafka" and "Failed to find data source: kafka" in str(error):
+            raise PipelineError(
+                f"the kafka source needs the {KAFKA_CONNECTOR} connector on the classpath (the cluster image ships "
+                "it); run locally with source=files",
+                step="source",
+            ) from None
+        raise
+
+
+def _files_raw(spark: SparkSession, spec: SourceSpec) -> DataFrame:
+    assert spec.path is not None and spec.exchange is not None
+    path = Path(spec.path)
+    if "://" not in spec.path:
+        path.mkdir(parents=True, exist_ok=True)  # a file stream needs its directory to exist before files land
+    files = _load(spark, spec).select(F.col("_metadata.file_path").alias("path"), F.col("value").alias("content"))
+    return lines_to_raw(files, F.lit(spec.exchange)).select([F.col(f.name) for f in RAW_COLUMNS.fields])
+
+
+def _kafka_raw(records: DataFrame, topics: dict[str, str]) -> DataFrame:
+    """Kafka records to raw rows: the exchange from the topic, origin `topic-partition`, position the offset."""
+    by_topic = F.create_map(*[F.lit(part) for exchange, topic in topics.items() for part in (topic, exchange)])
+    return records.select(
+        # An unknown topic's rows reach the DLQ as UNKNOWN_EXCHANGE, a null value as MALFORMED_JSON: never dropped.
+        F.coalesce(by_topic[F.col("topic")], F.col("topic")).alias("exchange"),
+        F.coalesce(F.col("value").cast("string"), F.lit("")).alias("payload"),
+        F.concat_ws("-", F.col("topic"), F.col("partition").cast("string")).alias("origin"),
+        F.col("offset").cast("long").alias("position"),
+    )
