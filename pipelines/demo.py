@@ -101,7 +101,7 @@ def run_demo(
         write_raw_files(batch_wave, settings.raw_dir, files_per_exchange=4)
     with _timed(timings, "session", say, "starting local Spark with the Iceberg catalog"):
         spark = build_session("local", app_name="spk-demo", warehouse=settings.warehouse)
-    with _timed(timings, "batch medallion", say, "batch medallion: bronze"):
+    with _timed(timings, "batch medallion", say, "batch medallion: raw files -> bronze -> silver + DLQ -> gold"):
         medallion = run_medallion(spark, settings, progress=lambda step: say(f"batch medallion: {step}"))
 
     tables = settings.tables

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -112,6 +113,9 @@ def demo_command(
     then summarise every layer. Offline; starts clean each run."""
     with pipeline_errors():
         from pipelines.demo import DEFAULT_ROOT, run_demo
+
+        # Drift and DQ warnings are in the summary; logged as well, they would interleave with the progress lines.
+        logging.getLogger("pipelines").setLevel(logging.ERROR)
 
         started = time.perf_counter()
         with console.status("demo: starting") as status:

@@ -11,11 +11,14 @@ from typer.testing import CliRunner
 from pipelines import demo
 from pipelines.errors import PipelineError
 from spk.cli import app
+from spk.console import console
 
 
 def test_spk_demo_runs_end_to_end(spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(demo, "build_session", lambda *args, **kwargs: spark)
     monkeypatch.setattr(demo, "DATABASE_PREFIX", "tdemo_")
+    # CI has no terminal: give the summary tables a real terminal's width so no cell is cut short.
+    monkeypatch.setattr(console, "width", 160)
     root = tmp_path / "demo"
     root.mkdir()
     (root / demo.MARKER).write_text("left by an earlier demo")
@@ -24,7 +27,7 @@ def test_spk_demo_runs_end_to_end(spark: SparkSession, tmp_path: Path, monkeypat
     result = CliRunner().invoke(app, ["demo", "--trades", "200", "--seed", "3", "--root", str(root)])
 
     assert result.exit_code == 0, result.output
-    out = result.output
+    out = " ".join(result.output.split())  # rich wraps lines at the test terminal's width
     assert not (root / "stale.txt").exists()
     for heading in ("Rows per table", "DLQ by reason", "Data quality", "Schema drift", "Streaming ingest"):
         assert heading in out
