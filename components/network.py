@@ -11,7 +11,7 @@ from pydantic import Field, ValidationInfo, model_validator
 
 from components.context import StackContext
 from components.model import ConfigModel, environment_of, rule_error
-from components.storage import deny_insecure_transport
+from components.storage import deny_insecure_transport, make_private
 
 
 class FlowLogsArgs(ConfigModel):
@@ -309,21 +309,7 @@ class Network(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        public_access_block = aws.s3.BucketPublicAccessBlock(
-            "flow-log-public-access-block",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            "flow-log-ownership",
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
+        public_access_block = make_private("flow-log", bucket, child)
         aws.s3.BucketLifecycleConfiguration(
             "flow-log-lifecycle",
             bucket=bucket.id,

@@ -71,6 +71,27 @@ def deny_insecure_transport(bucket: aws.s3.Bucket) -> aws.iam.GetPolicyDocumentS
     )
 
 
+def make_private(purpose: str, bucket: aws.s3.Bucket, opts: pulumi.ResourceOptions) -> aws.s3.BucketPublicAccessBlock:
+    """Block every form of public access and disable ACLs (the bucket owner owns every object). Returns the
+    public access block: a bucket policy must wait for it, or S3 rejects the policy."""
+    public_access_block = aws.s3.BucketPublicAccessBlock(
+        f"{purpose}-public-access-block",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=opts,
+    )
+    aws.s3.BucketOwnershipControls(
+        f"{purpose}-ownership",
+        bucket=bucket.id,
+        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+        opts=opts,
+    )
+    return public_access_block
+
+
 class ObjectStorage(pulumi.ComponentResource):
     """KMS key + the three platform buckets. Exposes `key`, `buckets` and per-purpose bucket properties."""
 
@@ -165,21 +186,7 @@ class ObjectStorage(pulumi.ComponentResource):
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
             opts=child,
         )
-        public_access_block = aws.s3.BucketPublicAccessBlock(
-            f"{purpose}-public-access-block",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{purpose}-ownership",
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
+        public_access_block = make_private(purpose, bucket, child)
         tls_only = aws.iam.get_policy_document_output(
             statements=[
                 deny_insecure_transport(bucket)
