@@ -6,7 +6,6 @@ from components.catalog import IcebergCatalog
 from components.cluster import EksCluster
 from components.cluster_autoscaler import ClusterAutoscaler
 from components.config import load_stack_settings
-from components.contracts import GRAFANA_ADMIN_SECRET, MONITORING_NAMESPACE, spark_driver_account
 from components.eks_addons import EksAddons
 from components.history_server import HistoryServer
 from components.identity import WorkloadIdentity
@@ -19,9 +18,10 @@ from components.rbac import PlatformRbac
 from components.secrets import PlatformSecrets
 from components.spark_conf import merge_conf, platform_defaults
 from components.spark_connect import SparkConnectServer
-from components.spark_jobs import JobTarget, SparkJobs
+from components.spark_jobs import JobTarget, SparkJobs, job_environment
 from components.spark_operator import SparkOperator
 from components.storage import ObjectStorage
+from contracts.kubernetes import GRAFANA_ADMIN_SECRET, MONITORING_NAMESPACE, spark_driver_account
 
 settings = load_stack_settings()
 platform = settings.platform
@@ -146,7 +146,6 @@ spark_jobs = SparkJobs(
     "spark-jobs",
     platform.jobs,
     JobTarget(
-        environment=context.environment,
         namespace=spark.jobs_namespace,
         service_account=spark_driver_account(spark.jobs_namespace).name,
         image=platform.release.spark_image.reference,
@@ -154,6 +153,12 @@ spark_jobs = SparkJobs(
         contract=node_pools.contract,
         defaults=spark_defaults,
         stack_conf=spark.default_conf,
+        job_environment=job_environment(
+            environment=context.environment,
+            warehouse_bucket=storage.warehouse_bucket.bucket,
+            checkpoint_bucket=storage.checkpoint_bucket.bucket,
+            jobs=platform.jobs,
+        ),
     ),
     context,
     provider=cluster.kubernetes_provider,

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT))
 
 CONFIGS = ("defaults", "tuned")
 
@@ -47,7 +46,7 @@ def child(config: str, raw_dir: Path, root: Path) -> dict[str, object]:
     from pipelines.settings import PipelineSettings
 
     shutil.rmtree(root, ignore_errors=True)
-    settings = PipelineSettings.local(root, raw_dir=raw_dir)
+    settings = PipelineSettings.local(root, raw_uri=str(raw_dir))
     spark = build_session("local", app_name=f"bench-{config}", warehouse=settings.warehouse, tuned=config == "tuned")
     conf = {key: spark.conf.get(key, None) for key in ("spark.sql.shuffle.partitions", "spark.serializer",
                                                         "spark.sql.adaptive.enabled")}

@@ -11,7 +11,6 @@ import json
 import os
 import platform
 import shutil
-import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -19,7 +18,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 PROJECT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT))
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -64,7 +62,8 @@ def main() -> None:
             batch = generate_trades(arguments.trades_per_file, seed=index, start=datetime.now(UTC),
                                     first_trade_id=1_000_000 + index * 100_000)
             expected += len(batch.records)
-            for raw_file in write_raw_files(batch, settings.raw_dir, files_per_exchange=1, prefix=f"land-{index:04d}"):
+            landing = Path(settings.raw_uri)
+            for raw_file in write_raw_files(batch, landing, files_per_exchange=1, prefix=f"land-{index:04d}"):
                 landed[str(raw_file.resolve())] = time.time()
             time.sleep(arguments.interval)
 

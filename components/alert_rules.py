@@ -1,22 +1,34 @@
 """The five critical alerts, built from the stack's thresholds (`monitoring.thresholds`) and the metric contract
-the pipelines expose (pipelines/metric_names.py). One source for the PrometheusRule in the cluster and the rule
+the pipelines expose (contracts/metrics.py). One source for the PrometheusRule in the cluster and the rule
 file `promtool` checks and unit-tests (monitoring/alert-tests/)."""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
+from pydantic import Field
 
-from pipelines import metric_names as m
+from components.model import ConfigModel
+from contracts import metrics as m
 
-if TYPE_CHECKING:
-    from components.monitoring import AlertThresholdsArgs
+
+class AlertThresholdsArgs(ConfigModel):
+    memory_ratio: float = Field(
+        0.95, gt=0, le=1, description="Driver/executor memory use / limit that alerts."
+    )
+    memory_for_minutes: int = Field(5, ge=1, le=60, description="Minutes memory must stay above the ratio.")
+    dlq_ratio: float = Field(0.05, gt=0, le=1, description="Share of records sent to the DLQ that alerts.")
+    latency_p99_seconds: int = Field(600, ge=1, description="End-to-end latency p99 that alerts, seconds.")
+    stall_minutes: int = Field(
+        10, ge=1, description="Minutes without records before a job counts as stalled."
+    )
+
 
 GROUP_NAME = "spark-platform.critical"
 #: Where each alert is explained, relative to the repository root.
-RUNBOOK = "README.md"
+RUNBOOK = "docs/monitoring.md"
 #: Window over which rates and counter increases are taken: several scrapes, still quick to react.
 RATE_WINDOW = "10m"
 HISTOGRAMS = (m.BATCH_DURATION, m.END_TO_END_LATENCY)

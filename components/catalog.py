@@ -5,13 +5,28 @@ rest`), in which case nothing is created and only the Spark conf changes. Config
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pulumi
 import pulumi_aws as aws
+from pydantic import AnyHttpUrl, Field, model_validator
 
 from components.context import StackContext
+from components.model import ConfigModel, rule_error
 from components.spark_conf import SparkConf, catalog_conf, s3_uri
-from components.spark_stack import CatalogArgs
-from pipelines.lake import LAKE_LAYERS, glue_database
+from contracts.lake import LAKE_LAYERS, WAREHOUSE_PREFIX, glue_database
+
+
+class CatalogArgs(ConfigModel):
+    kind: Literal["glue", "rest"] = Field("glue", description="Iceberg catalog: AWS Glue, or a REST catalog.")
+    rest_uri: AnyHttpUrl | None = Field(None, description="REST catalog URI (required when kind is rest).")
+
+    @model_validator(mode="after")
+    def _rest_needs_uri(self) -> CatalogArgs:
+        if self.kind == "rest" and self.rest_uri is None:
+            raise rule_error("restUri", "a REST catalog URI when kind is rest", None)
+        return self
+
 
 
 class IcebergCatalog(pulumi.ComponentResource):
@@ -43,7 +58,7 @@ class IcebergCatalog(pulumi.ComponentResource):
                     description=f"{context.name_prefix}: Iceberg tables of the {layer} layer",
                     # Iceberg's GlueCatalog puts new tables under the database location: same layout as the
                     # warehouse default (`<warehouse>/<db>.db/<table>`), but explicit for other engines (Athena).
-                    location_uri=s3_uri(warehouse_bucket, f"warehouse/{database}.db", scheme="s3"),
+                    location_uri=s3_uri(warehouse_bucket, f"{WAREHOUSE_PREFIX}/{database}.db", scheme="s3"),
                     tags={**context.tags, "layer": layer},
                     # Dropping a database drops its tables' metadata: protected like the buckets.
                     opts=pulumi.ResourceOptions(parent=self, protect=context.protect_stateful),

@@ -18,10 +18,10 @@ import pulumi_kubernetes as kubernetes
 from pydantic import Field, StringConstraints, ValidationInfo, model_validator
 
 from components.context import StackContext
-from components.contracts import DEPLOYER_GROUP, READ_ONLY_GROUP, VPC_CNI_ACCOUNT
-from components.identity import irsa_trust_policy, service_trust_policy
+from components.iam_policies import irsa_trust_policy, service_trust_policy
 from components.model import ConfigModel, environment_of, rule_error
 from components.network import Network, eks_cluster_name
+from contracts.kubernetes import DEPLOYER_GROUP, READ_ONLY_GROUP, VPC_CNI_ACCOUNT
 
 RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")]
 ControlPlaneLog = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]

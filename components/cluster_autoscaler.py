@@ -10,7 +10,8 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.context import StackContext
-from components.contracts import CLUSTER_AUTOSCALER_ACCOUNT, NodePoolContract
+from contracts.kubernetes import CLUSTER_AUTOSCALER_ACCOUNT
+from contracts.node_pools import NodePoolContract
 
 if TYPE_CHECKING:
     from components.cluster import EksCluster

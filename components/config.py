@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from components.cluster import ClusterArgs
-from components.context import PROJECT, StackContext
+from components.context import StackContext
 from components.model import RULE_ERROR_TYPE, ConfigModel, Environment, rule_error
 from components.monitoring import MonitoringArgs
 from components.namespaces import NamespacesArgs
@@ -23,6 +23,7 @@ from components.node_pools import NodePoolsArgs
 from components.spark_jobs import JobsArgs, gpu_jobs_without_pool
 from components.spark_stack import SparkArgs
 from components.storage import StorageArgs
+from contracts.project import PROJECT
 
 PLATFORM_KEY = f"{PROJECT}:platform"
 REGION_KEY = "aws:region"

@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from components.model import Environment
-
-PROJECT = "spark-platform"
+from contracts.project import PROJECT, name_prefix
 
 
 @dataclass(frozen=True)
@@ -19,7 +18,7 @@ class StackContext:
     @property
     def name_prefix(self) -> str:
         """Prefix for physical names, so two stacks in one account never collide."""
-        return f"{PROJECT}-{self.environment}"
+        return name_prefix(self.environment)
 
     @property
     def is_prod(self) -> bool:

@@ -10,12 +10,23 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as kubernetes
+from pydantic import Field
 
-from components.contracts import IRSA_ROLE_ANNOTATION, NodePoolContract, history_server_account
+from components.model import ConfigModel
+from components.pod_security import container_security_context, pod_security_context
 from components.spark_conf import S3A_CREDENTIALS_PROVIDER, s3a
-from components.spark_jobs import container_security_context, pod_security_context
-from components.spark_stack import HistoryServerArgs
-from pipelines.lake import EVENT_LOG_PREFIX
+from contracts.kubernetes import IRSA_ROLE_ANNOTATION, history_server_account
+from contracts.lake import EVENT_LOG_PREFIX
+from contracts.node_pools import NodePoolContract
+
+
+class HistoryServerArgs(ConfigModel):
+    enabled: bool = Field(True, description="Run the Spark History Server over the event-log bucket.")
+    ingress_host: str | None = Field(
+        None, description="Expose it through an ingress at this host (optional)."
+    )
+    ingress_class_name: str = Field("alb", description="Ingress class of that ingress.")
+
 
 APP = "spark-history-server"
 UI_PORT = 18080

@@ -13,7 +13,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import StackContext
-from components.contracts import (
+from components.iam_policies import Condition, Statement, irsa_trust_policy
+from contracts.kubernetes import (
     CLUSTER_AUTOSCALER_ACCOUNT,
     EBS_CSI_ACCOUNT,
     EXTERNAL_SECRETS_ACCOUNT,
@@ -22,16 +23,13 @@ from components.contracts import (
     spark_connect_account,
     spark_driver_account,
 )
-from pipelines.lake import EVENT_LOG_PREFIX, LAKE_LAYERS, glue_database
+from contracts.lake import EVENT_LOG_PREFIX, LAKE_LAYERS, glue_database
 
 if TYPE_CHECKING:
     from components.cluster import EksCluster
     from components.spark_stack import SparkArgs
     from components.storage import ObjectStorage
 
-Statement = aws.iam.GetPolicyDocumentStatementArgs
-Principal = aws.iam.GetPolicyDocumentStatementPrincipalArgs
-Condition = aws.iam.GetPolicyDocumentStatementConditionArgs
 
 #: Iceberg's Glue catalog reads and commits tables; databases are looked up (and created if missing).
 GLUE_TABLE_ACTIONS = [
@@ -64,49 +62,6 @@ ROLE_KEYS = (
     "ebs-csi",
     "external-secrets",
 )
-
-
-def service_trust_policy(service: str, parent: pulumi.Resource, tag_session: bool = False) -> pulumi.Output[str]:
-    """Trust policy letting an AWS service (e.g. `eks.amazonaws.com`) assume a role."""
-    return aws.iam.get_policy_document_output(
-        statements=[
-            Statement(
-                actions=["sts:AssumeRole", *(["sts:TagSession"] if tag_session else [])],
-                principals=[Principal(type="Service", identifiers=[service])],
-            )
-        ],
-        opts=pulumi.InvokeOutputOptions(parent=parent),
-    ).json
-
-
-def irsa_trust_policy(
-    oidc_provider: aws.iam.OpenIdConnectProvider,
-    oidc_issuer: pulumi.Input[str],
-    account: ServiceAccountRef,
-    parent: pulumi.Resource,
-) -> pulumi.Output[str]:
-    """Trust policy for exactly one service account's projected token (`sub`) meant for STS (`aud`)."""
-    return aws.iam.get_policy_document_output(
-        statements=[
-            Statement(
-                actions=["sts:AssumeRoleWithWebIdentity"],
-                principals=[Principal(type="Federated", identifiers=[oidc_provider.arn])],
-                conditions=[
-                    Condition(
-                        test="StringEquals",
-                        variable=pulumi.Output.concat(oidc_issuer, ":sub"),
-                        values=[account.subject],
-                    ),
-                    Condition(
-                        test="StringEquals",
-                        variable=pulumi.Output.concat(oidc_issuer, ":aud"),
-                        values=["sts.amazonaws.com"],
-                    ),
-                ],
-            )
-        ],
-        opts=pulumi.InvokeOutputOptions(parent=parent),
-    ).json
 
 
 @dataclass(frozen=True)
@@ -226,7 +181,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
             Statement(
                 sid="WriteEventLogs",
                 actions=S3_OBJECT_WRITE_ACTIONS,
-                resources=[pulumi.Output.concat(event_logs, f"/{EVENT_LOG_PREFIX}/*")],
+                resources=_event_log_objects(event_logs),
             ),
             Statement(sid="UseStorageKey", actions=KMS_READ_WRITE_ACTIONS, resources=[storage.key.arn]),
             Statement(
@@ -249,7 +204,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
             Statement(
                 sid="ReadEventLogs",
                 actions=["s3:GetObject"],
-                resources=[pulumi.Output.concat(event_logs, f"/{EVENT_LOG_PREFIX}/*")],
+                resources=_event_log_objects(event_logs),
             ),
             Statement(sid="DecryptEventLogs", actions=["kms:Decrypt"], resources=[key_arn]),
         ]
@@ -292,6 +247,14 @@ class WorkloadIdentity(pulumi.ComponentResource):
                 resources=[arns.arn("eks", f"nodegroup/{cluster.name}/*")],
             ),
         ]
+
+
+def _event_log_objects(event_logs: pulumi.Output[str]) -> list[pulumi.Output[str]]:
+    """The event logs and the directory key itself: S3A probes `spark-events` before it lists or writes under it."""
+    return [
+        pulumi.Output.concat(event_logs, f"/{EVENT_LOG_PREFIX}"),
+        pulumi.Output.concat(event_logs, f"/{EVENT_LOG_PREFIX}/*"),
+    ]
 
 
 def _list_event_log_prefix(event_logs: pulumi.Output[str]) -> Statement:

@@ -13,34 +13,22 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 from pydantic import Field
 
-from components.alert_rules import alert_rule_groups
-from components.context import PROJECT
-from components.contracts import (
+from components.alert_rules import AlertThresholdsArgs, alert_rule_groups
+from components.model import ConfigModel
+from contracts.kubernetes import (
     GRAFANA_ADMIN_SECRET,
     MONITORING_NAMESPACE,
     NODE_EXPORTER_NAMESPACE,
     PIPELINE_METRICS_PORT_NAME,
-    POOL_LABEL,
     SPARK_ROLE_LABEL,
     SPARK_UI_PORT_NAME,
 )
-from components.model import ConfigModel
-from pipelines.metric_names import PIPELINE_METRICS_PATH
+from contracts.metrics import PIPELINE_METRICS_PATH
+from contracts.node_pools import POOL_LABEL
+from contracts.project import PROJECT
 
 if TYPE_CHECKING:
     from components.namespaces import PlatformNamespaces
-
-
-class AlertThresholdsArgs(ConfigModel):
-    memory_ratio: float = Field(
-        0.95, gt=0, le=1, description="Driver/executor memory use / limit that alerts."
-    )
-    memory_for_minutes: int = Field(5, ge=1, le=60, description="Minutes memory must stay above the ratio.")
-    dlq_ratio: float = Field(0.05, gt=0, le=1, description="Share of records sent to the DLQ that alerts.")
-    latency_p99_seconds: int = Field(600, ge=1, description="End-to-end latency p99 that alerts, seconds.")
-    stall_minutes: int = Field(
-        10, ge=1, description="Minutes without records before a job counts as stalled."
-    )
 
 
 class MonitoringArgs(ConfigModel):

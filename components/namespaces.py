@@ -10,9 +10,9 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 from pydantic import Field, model_validator
 
-from components.context import PROJECT
-from components.contracts import EXTERNAL_SECRETS_NAMESPACE, MONITORING_NAMESPACE, NODE_EXPORTER_NAMESPACE
 from components.model import ConfigModel, rule_error
+from contracts.kubernetes import EXTERNAL_SECRETS_NAMESPACE, MONITORING_NAMESPACE, NODE_EXPORTER_NAMESPACE
+from contracts.project import PROJECT
 
 PodSecurityLevel = Literal["restricted", "baseline", "privileged"]
 PSA_PREFIX = "pod-security.kubernetes.io"

@@ -9,9 +9,9 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, ValidationInfo, model_validator
 
+from components.buckets import deny_insecure_transport, make_private
 from components.context import StackContext
 from components.model import ConfigModel, environment_of, rule_error
-from components.storage import deny_insecure_transport, make_private
 
 
 class FlowLogsArgs(ConfigModel):

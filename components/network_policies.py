@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.context import PROJECT
-from components.contracts import (
+from components.history_server import APP as HISTORY_SERVER_APP
+from components.history_server import UI_PORT as HISTORY_SERVER_PORT
+from components.spark_connect import APP as SPARK_CONNECT_APP
+from contracts.kubernetes import (
     CONNECT_CLIENT_LABEL,
     EXTERNAL_SECRETS_NAMESPACE,
     KUBE_SYSTEM,
@@ -24,10 +26,8 @@ from components.contracts import (
     SPARK_CONNECT_PORT,
     SPARK_UI_PORT,
 )
-from components.history_server import APP as HISTORY_SERVER_APP
-from components.history_server import UI_PORT as HISTORY_SERVER_PORT
-from components.spark_connect import APP as SPARK_CONNECT_APP
-from pipelines.metric_names import PIPELINE_METRICS_PORT
+from contracts.metrics import PIPELINE_METRICS_PORT
+from contracts.project import PROJECT
 
 if TYPE_CHECKING:
     from components.namespaces import PlatformNamespaces

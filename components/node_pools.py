@@ -11,9 +11,9 @@ import pulumi_aws as aws
 from pydantic import Field, StringConstraints, ValidationInfo, model_validator
 
 from components.context import StackContext
-from components.contracts import GPU_RESOURCE, NodePoolContract, node_pool_contract
-from components.identity import service_trust_policy
+from components.iam_policies import service_trust_policy
 from components.model import ConfigModel, rule_error
+from contracts.node_pools import GPU_RESOURCE, NodePoolContract, node_pool_contract
 
 if TYPE_CHECKING:
     from components.cluster import EksCluster

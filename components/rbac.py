@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.context import PROJECT
-from components.contracts import DEPLOYER_GROUP, IRSA_ROLE_ANNOTATION, READ_ONLY_GROUP, spark_driver_account
+from contracts.kubernetes import DEPLOYER_GROUP, IRSA_ROLE_ANNOTATION, READ_ONLY_GROUP, spark_driver_account
+from contracts.project import PROJECT
 
 if TYPE_CHECKING:
     from components.namespaces import PlatformNamespaces

@@ -15,15 +15,16 @@ import pulumi_aws as aws
 import pulumi_kubernetes as kubernetes
 import pulumi_random as random
 
-from components.context import PROJECT, StackContext
-from components.contracts import (
+from components.context import StackContext
+from contracts.kubernetes import (
     EXTERNAL_SECRETS_ACCOUNT,
     GRAFANA_ADMIN_SECRET,
     IRSA_ROLE_ANNOTATION,
     MONITORING_NAMESPACE,
-    POOL_LABEL,
     SPARK_CONNECT_TOKEN_SECRET,
 )
+from contracts.node_pools import POOL_LABEL
+from contracts.project import PROJECT
 
 if TYPE_CHECKING:
     from components.namespaces import PlatformNamespaces

@@ -3,7 +3,7 @@ combining it with stack and job settings: defaults < stack `spark.defaultConf` <
 per-job override conf (`jobs.overrides.<job>.conf`), so the most specific setting always wins.
 
 Values may be Pulumi Inputs (bucket names are Outputs); merging only looks at keys, so nothing here needs `apply`.
-Why each setting is here is documented next to it and in the README ("The default Spark configuration, and why")."""
+Why each setting is here is documented next to it and in docs/jobs-as-code.md."""
 
 from __future__ import annotations
 
@@ -11,14 +11,12 @@ from collections.abc import Mapping
 
 import pulumi
 
-from pipelines.jobs import JobSpec
-from pipelines.lake import EVENT_LOG_PREFIX, LAKE_CATALOG
-from pipelines.runtime import TUNED_DEFAULTS
+from contracts.jobs import JobSpec
+from contracts.lake import DECOMMISSION_FALLBACK_PREFIX, EVENT_LOG_PREFIX, LAKE_CATALOG, WAREHOUSE_PREFIX
+from contracts.spark import TUNED_DEFAULTS
 
 SparkConf = dict[str, pulumi.Input[str]]
 
-#: Spark inside the images (images/spark/Dockerfile `SPARK_VERSION`), reported to the operator as `sparkVersion`.
-SPARK_VERSION = "3.5.7"
 #: Hadoop's S3A credentials provider for IRSA: the pod's projected web-identity token (AWS SDK v1 in hadoop-aws 3.3).
 S3A_CREDENTIALS_PROVIDER = "com.amazonaws.auth.WebIdentityTokenCredentialsProvider"
 PROMETHEUS_SERVLET = "org.apache.spark.metrics.sink.PrometheusServlet"
@@ -54,7 +52,7 @@ def catalog_conf(
     conf: SparkConf = {
         catalog: "org.apache.iceberg.spark.SparkCatalog",
         f"{catalog}.io-impl": S3_FILE_IO,
-        f"{catalog}.warehouse": s3_uri(warehouse_bucket, "warehouse", scheme="s3"),
+        f"{catalog}.warehouse": s3_uri(warehouse_bucket, WAREHOUSE_PREFIX, scheme="s3"),
         f"{catalog}.client.region": region,
         # Unqualified table names resolve in the lakehouse, as they do locally.
         "spark.sql.defaultCatalog": LAKE_CATALOG,
@@ -87,7 +85,7 @@ def platform_defaults(
         "spark.storage.decommission.shuffleBlocks.enabled": "true",
         "spark.storage.decommission.rddBlocks.enabled": "true",
         # No peer with room (e.g. the last executor is reclaimed): blocks go to S3 instead of being lost.
-        "spark.storage.decommission.fallbackStorage.path": s3a(checkpoint_bucket, "decommission-fallback/"),
+        "spark.storage.decommission.fallbackStorage.path": s3a(checkpoint_bucket, f"{DECOMMISSION_FALLBACK_PREFIX}/"),
         "spark.storage.decommission.fallbackStorage.cleanUp": "true",
         # Spot gives 2 minutes' notice; force the executor out before the node disappears under it.
         "spark.executor.decommission.forceKillTimeout": "100s",

@@ -11,13 +11,33 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as kubernetes
+from pydantic import Field, model_validator
 
-from components.contracts import IRSA_ROLE_ANNOTATION, NodePoolContract, spark_connect_account
+from components.model import ConfigModel, rule_error
+from components.pod_security import SAFE_TO_EVICT, container_security_context, placement, pod_security_context
 from components.rbac import DRIVER_RULES
-from components.spark_conf import SPARK_VERSION, merge_conf
-from components.spark_jobs import SAFE_TO_EVICT, container_security_context, placement, pod_security_context
-from components.spark_stack import SparkConnectArgs
-from pipelines.jobs import memory_mib
+from components.spark_conf import merge_conf
+from contracts.jobs import SparkMemory, memory_mib
+from contracts.kubernetes import IRSA_ROLE_ANNOTATION, spark_connect_account
+from contracts.node_pools import NodePoolContract
+from contracts.spark import SPARK_VERSION
+
+
+class SparkConnectArgs(ConfigModel):
+    enabled: bool = Field(False, description="Run a Spark Connect server for notebooks and BI clients.")
+    min_executors: int = Field(0, ge=0, le=200, description="Dynamic allocation floor for the server.")
+    max_executors: int = Field(10, ge=1, le=500, description="Dynamic allocation ceiling for the server.")
+    server_cores: int = Field(2, ge=1, le=16, description="Server (driver) cores.")
+    server_memory: SparkMemory = Field("4g", description="Server (driver) memory, e.g. `4g`.")
+    executor_cores: int = Field(2, ge=1, le=32, description="Cores per executor.")
+    executor_memory: SparkMemory = Field("4g", description="Memory per executor, e.g. `4g`.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SparkConnectArgs:
+        if self.min_executors > self.max_executors:
+            raise rule_error("minExecutors", f"at most maxExecutors ({self.max_executors})", self.min_executors)
+        return self
+
 
 SPARK_CONNECT_API = "sparkoperator.k8s.io/v1alpha1"
 APP = "spark-connect"

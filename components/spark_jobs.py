@@ -1,4 +1,4 @@
-"""Jobs as code: each enabled job spec from `pipelines.jobs` rendered into a SparkApplication (streaming) or a
+"""Jobs as code: each enabled job spec from `contracts/jobs.py` rendered into a SparkApplication (streaming) or a
 ScheduledSparkApplication (batch) with the platform's scheduling, security and spot-safety defaults.
 
 The renderers are pure functions of the spec and a `JobTarget` (what the stack provides), so tests can check a
@@ -15,20 +15,27 @@ import pulumi_kubernetes as kubernetes
 from pydantic import Field, model_validator
 
 from components.context import StackContext
-from components.contracts import GPU_RESOURCE, NodePoolContract, PoolPlacement
 from components.model import ConfigModel, rule_error
-from components.spark_conf import SPARK_VERSION, SparkConf, job_conf
-from pipelines.jobs import ENTRYPOINT_FILE, JOBS, JobSpec
-from pipelines.lake import DATABASE_PREFIX_ENV, database_prefix
-from pipelines.metric_names import PIPELINE_METRICS_PORT
+from components.pod_security import SAFE_TO_EVICT, container_security_context, placement, pod_security_context
+from components.spark_conf import SparkConf, job_conf, s3_uri
+from contracts.job_environment import BootstrapServers, DqMode, JobInvocation, SourceKind, default_topics, render_env
+from contracts.jobs import ENTRYPOINT_FILE, JOBS, JobSpec
+from contracts.kubernetes import PIPELINE_METRICS_PORT_NAME
+from contracts.lake import (
+    EXCHANGES,
+    LANDING_PREFIX,
+    STREAMING_CHECKPOINT_PREFIX,
+    WAREHOUSE_PREFIX,
+    database_prefix,
+)
+from contracts.metrics import PIPELINE_METRICS_PORT
+from contracts.node_pools import GPU_RESOURCE, NodePoolContract, PoolPlacement
+from contracts.project import LABEL_DOMAIN
+from contracts.spark import SPARK_VERSION
 
 SPARK_OPERATOR_API = "sparkoperator.k8s.io/v1beta2"
-#: Cluster autoscaler: never drain a node under a running driver (the whole job would die with it).
-SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
 #: Label every job's custom resource and pods carry (PodMonitors and dashboards select on it).
-JOB_LABEL = "spark-platform.io/job"
-#: The UID/GID of the `spark` user in the Apache Spark images (images/spark/Dockerfile).
-SPARK_UID = 185
+JOB_LABEL = f"{LABEL_DOMAIN}/job"
 
 
 class JobOverrideArgs(ConfigModel):
@@ -38,21 +45,58 @@ class JobOverrideArgs(ConfigModel):
     )
 
 
+class KafkaSourceArgs(ConfigModel):
+    bootstrap_servers: BootstrapServers = Field(
+        description="Brokers the streaming ingest reads, `host:port[,host:port]` (e.g. your MSK bootstrap brokers)."
+    )
+    topics: dict[str, str] = Field(
+        default_factory=default_topics, description="Topic of each exchange's trades, keyed by exchange."
+    )
+
+    @model_validator(mode="after")
+    def _known_exchanges(self) -> KafkaSourceArgs:
+        unknown = sorted(set(self.topics) - set(EXCHANGES))
+        if unknown:
+            raise rule_error("topics", f"exchanges among {', '.join(EXCHANGES)}", unknown)
+        return self
+
+
+class JobSourceArgs(ConfigModel):
+    kind: SourceKind = Field(
+        default="files",
+        description="Where the streaming ingest reads: `files` landing in the warehouse bucket's `landing/` "
+        "prefix, or `kafka`.",
+    )
+    kafka: KafkaSourceArgs | None = Field(
+        default=None, description="The Kafka brokers and topics (required for `kafka`)."
+    )
+
+    @model_validator(mode="after")
+    def _kafka_needs_brokers(self) -> JobSourceArgs:
+        if self.kind == "kafka" and self.kafka is None:
+            raise rule_error("kafka", "a kafka block with bootstrapServers when kind is kafka", None)
+        return self
+
+
 class JobsArgs(ConfigModel):
     """Stack config block `jobs`."""
 
     enabled: list[str] = Field(
-        default_factory=list, description="Names of the jobs (from `pipelines/jobs.py`) that run in this stack."
+        default_factory=list, description="Names of the jobs (from `contracts/jobs.py`) that run in this stack."
     )
     overrides: dict[str, JobOverrideArgs] = Field(
         default_factory=dict, description="Per-job settings for this stack, keyed by job name (must be enabled)."
+    )
+    source: JobSourceArgs = Field(default_factory=lambda: JobSourceArgs(), description="The streaming ingest's source.")
+    data_quality_mode: DqMode = Field(
+        default="fail", description="`fail`: a failed data-quality check fails the job; `warn`: it is recorded only."
     )
 
     @model_validator(mode="after")
     def _known_jobs(self) -> JobsArgs:
         for name in self.enabled:
             if name not in JOBS:
-                raise rule_error("enabled", f"job names defined in pipelines/jobs.py ({', '.join(sorted(JOBS))})", name)
+                raise rule_error("enabled", f"job names defined in contracts/jobs.py ({', '.join(sorted(JOBS))})", name)
         duplicates = sorted({name for name in self.enabled if self.enabled.count(name) > 1})
         if duplicates:
             raise rule_error("enabled", "each job listed once", duplicates)
@@ -69,6 +113,29 @@ class JobsArgs(ConfigModel):
         return self.overrides.get(name) or JobOverrideArgs()
 
 
+def job_environment(
+    *,
+    environment: str,
+    warehouse_bucket: pulumi.Input[str],
+    checkpoint_bucket: pulumi.Input[str],
+    jobs: JobsArgs,
+) -> dict[str, Any]:
+    """Every job-environment setting, from the buckets this stack creates and its `jobs` block: raw input lands in
+    the warehouse bucket (which the job role may read), checkpoints go to the checkpoint bucket, the warehouse is
+    the catalog's. Values are `contracts.job_environment.JobEnvironment` fields."""
+    kafka = jobs.source.kafka
+    return {
+        "raw_uri": s3_uri(warehouse_bucket, LANDING_PREFIX),
+        "checkpoint_uri": s3_uri(checkpoint_bucket, STREAMING_CHECKPOINT_PREFIX),
+        "warehouse_uri": s3_uri(warehouse_bucket, WAREHOUSE_PREFIX, scheme="s3"),
+        "database_prefix": database_prefix(environment),
+        "source": jobs.source.kind,
+        "kafka_bootstrap_servers": kafka.bootstrap_servers if kafka else None,
+        "kafka_topics": dict(kafka.topics) if kafka else None,
+        "dq_mode": jobs.data_quality_mode,
+    }
+
+
 def gpu_jobs_without_pool(jobs: JobsArgs, gpu_pool_enabled: bool) -> list[str]:
     """Enabled GPU-profile jobs in a stack that has no GPU pool (they would never schedule)."""
     return [] if gpu_pool_enabled else [spec.name for spec in jobs.specs if spec.profile == "gpu"]
@@ -78,7 +145,6 @@ def gpu_jobs_without_pool(jobs: JobsArgs, gpu_pool_enabled: bool) -> list[str]:
 class JobTarget:
     """What one stack provides to every job: where it runs, with which images, identity, pools and conf."""
 
-    environment: str
     namespace: str
     service_account: str
     image: str
@@ -86,32 +152,8 @@ class JobTarget:
     contract: NodePoolContract
     defaults: Mapping[str, pulumi.Input[str]]
     stack_conf: Mapping[str, str]
-
-
-def pod_security_context() -> dict[str, Any]:
-    """Pod level of the `restricted` Pod Security Standard (the job namespace enforces it)."""
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": SPARK_UID,
-        "runAsGroup": SPARK_UID,
-        "fsGroup": SPARK_UID,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
-def container_security_context() -> dict[str, Any]:
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": SPARK_UID,
-        "allowPrivilegeEscalation": False,
-        "privileged": False,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
-def placement(pool: PoolPlacement) -> dict[str, Any]:
-    return {"nodeSelector": dict(pool.node_selector), "tolerations": list(pool.tolerations)}
+    #: The job environment's values (contracts/job_environment.py fields); bucket URIs are Outputs.
+    job_environment: Mapping[str, Any]
 
 
 def _labels(job: JobSpec) -> dict[str, str]:
@@ -134,7 +176,7 @@ def executor_pool(job: JobSpec, contract: NodePoolContract) -> PoolPlacement:
 def application_spec(job: JobSpec, target: JobTarget, override: JobOverrideArgs) -> dict[str, Any]:
     """The SparkApplicationSpec of one job (also the template of a ScheduledSparkApplication)."""
     resources = job.resources
-    env = [{"name": DATABASE_PREFIX_ENV, "value": database_prefix(target.environment)}]
+    env = render_env(target.job_environment)
     labels = _labels(job)
     driver: dict[str, Any] = {
         "cores": resources.driver_cores,
@@ -145,7 +187,7 @@ def application_spec(job: JobSpec, target: JobTarget, override: JobOverrideArgs)
         "annotations": {SAFE_TO_EVICT: "false"},
         "env": env,
         # The pipelines' prometheus-client endpoint, named so the driver PodMonitor can select it.
-        "ports": [{"name": "pipeline-metrics", "containerPort": PIPELINE_METRICS_PORT, "protocol": "TCP"}],
+        "ports": [{"name": PIPELINE_METRICS_PORT_NAME, "containerPort": PIPELINE_METRICS_PORT, "protocol": "TCP"}],
         "podSecurityContext": pod_security_context(),
         "securityContext": container_security_context(),
         # GPU jobs too: the driver only plans the query, it never needs a GPU.
@@ -179,12 +221,11 @@ def application_spec(job: JobSpec, target: JobTarget, override: JobOverrideArgs)
         # Tags are immutable (commit or version), so a cached image is always the right one.
         "imagePullPolicy": "IfNotPresent",
         "mainApplicationFile": ENTRYPOINT_FILE,
-        "arguments": ["--job", job.name, *job.arguments],
+        # The entry point and its parameters travel with the job, so the image never looks its spec up by name.
+        "arguments": JobInvocation.of(job).arguments(),
         "sparkConf": conf,
         "driver": driver,
         "executor": executor,
-        # The operator's PDB keeps `kubectl drain` and node upgrades from evicting a running driver.
-        "driverPodDisruptionBudget": True,
         "restartPolicy": restart_policy(job),
     }
     if job.mode == "streaming" and override.suspend:

@@ -1,10 +1,10 @@
 """The Spark Operator (kubeflow/spark-operator chart) as a Helm release in the Spark system namespace: watches
 the jobs namespace, mutating webhook on (it applies the node selectors, tolerations and security contexts of
-driver and executor pods), metrics + its PodMonitor on, controller and webhook on the system pool, and the
-driver PodDisruptionBudget gate on. Config model: `spark.operator` (components/spark_stack.py).
+driver and executor pods), metrics + its PodMonitor on, controller and webhook on the system pool. Config
+model: `spark.operator` (components/spark_stack.py).
 
-Every values key set here is checked against the chart's documented values.yaml (tests/test_spark_operator.py):
-Helm silently ignores a misplaced key."""
+Every values key set here is checked against the documented values.yaml of the chart version each stack pins
+(tests/test_spark_operator.py): Helm silently ignores a misplaced key."""
 
 from __future__ import annotations
 
@@ -13,9 +13,18 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as kubernetes
+from pydantic import Field
 
-from components.contracts import NodePoolContract, spark_driver_account
-from components.spark_stack import SparkOperatorArgs
+from components.model import ConfigModel
+from contracts.kubernetes import spark_driver_account
+from contracts.node_pools import NodePoolContract
+
+
+class SparkOperatorArgs(ConfigModel):
+    replicas: int = Field(
+        1, ge=1, le=3, description="Controller and webhook replicas; 2+ adds PodDisruptionBudgets (leader election)."
+    )
+
 
 CHART = "spark-operator"
 CHART_REPOSITORY = "https://kubeflow.github.io/spark-operator"
@@ -29,6 +38,7 @@ def operator_values(
     contract: NodePoolContract,
     pod_monitor_labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+
     system = {"nodeSelector": contract.system.node_selector, "tolerations": contract.system.tolerations}
     # With one replica a PDB would block every node drain; with more, one pod may always go.
     disruption_budget = {"enable": args.replicas > 1, "minAvailable": 1}
@@ -38,8 +48,6 @@ def operator_values(
             **system,
             "resources": {"requests": {"cpu": "200m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
             "podDisruptionBudget": disruption_budget,
-            # Gate for SparkApplication.spec.driverPodDisruptionBudget, which every job sets.
-            "driverPodDisruptionBudget": {"enable": True},
             "logEncoder": "json",
         },
         "webhook": {

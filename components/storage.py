@@ -10,8 +10,10 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, ValidationInfo, model_validator
 
+from components.buckets import deny_insecure_transport, make_private
 from components.context import StackContext
 from components.model import ConfigModel, environment_of, rule_error
+from contracts.lake import EVENT_LOG_PREFIX
 
 BucketPurpose = Literal["warehouse", "checkpoints", "event-logs"]
 BUCKET_PURPOSES: tuple[BucketPurpose, ...] = ("warehouse", "checkpoints", "event-logs")
@@ -53,43 +55,6 @@ class StorageArgs(ConfigModel):
         if self.force_destroy and environment_of(info) == "prod":
             raise rule_error("forceDestroy", "false in prod (production data must survive a destroy)", True)
         return self
-
-
-def deny_insecure_transport(bucket: aws.s3.Bucket) -> aws.iam.GetPolicyDocumentStatementArgs:
-    """The statement every bucket policy of the platform starts with: no request without TLS."""
-    return aws.iam.GetPolicyDocumentStatementArgs(
-        sid="DenyInsecureTransport",
-        effect="Deny",
-        actions=["s3:*"],
-        principals=[aws.iam.GetPolicyDocumentStatementPrincipalArgs(type="*", identifiers=["*"])],
-        resources=[bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
-        conditions=[
-            aws.iam.GetPolicyDocumentStatementConditionArgs(
-                test="Bool", variable="aws:SecureTransport", values=["false"]
-            )
-        ],
-    )
-
-
-def make_private(purpose: str, bucket: aws.s3.Bucket, opts: pulumi.ResourceOptions) -> aws.s3.BucketPublicAccessBlock:
-    """Block every form of public access and disable ACLs (the bucket owner owns every object). Returns the
-    public access block: a bucket policy must wait for it, or S3 rejects the policy."""
-    public_access_block = aws.s3.BucketPublicAccessBlock(
-        f"{purpose}-public-access-block",
-        bucket=bucket.id,
-        block_public_acls=True,
-        block_public_policy=True,
-        ignore_public_acls=True,
-        restrict_public_buckets=True,
-        opts=opts,
-    )
-    aws.s3.BucketOwnershipControls(
-        f"{purpose}-ownership",
-        bucket=bucket.id,
-        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-        opts=opts,
-    )
-    return public_access_block
 
 
 class ObjectStorage(pulumi.ComponentResource):
@@ -142,6 +107,19 @@ class ObjectStorage(pulumi.ComponentResource):
                 opts=child,
             )
             self.buckets[purpose] = bucket
+
+        # Spark (jobs, Spark Connect, the History Server) refuses to start unless `spark.eventLog.dir` exists; on
+        # S3 a directory is a zero-byte `<prefix>/` key, created here rather than by hand after the first deploy.
+        self.event_log_directory = aws.s3.BucketObjectv2(
+            "event-log-directory",
+            bucket=self.buckets["event-logs"].id,
+            key=f"{EVENT_LOG_PREFIX}/",
+            content="",
+            content_type="application/x-directory",
+            server_side_encryption="aws:kms",
+            kms_key_id=self.key.arn,
+            opts=child,
+        )
 
         self.register_outputs(
             {
@@ -245,7 +223,9 @@ class ObjectStorage(pulumi.ComponentResource):
             aws.s3.BucketLifecycleConfigurationRuleArgs(
                 id="event-log-retention",
                 status="Enabled",
-                filter=everything,
+                # Zero-byte keys are directory markers (the event-log directory itself): expiring one would make
+                # every Spark job fail at start, since Spark requires its event-log directory to exist.
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix="", object_size_greater_than=0),
                 abort_incomplete_multipart_upload=abort_uploads,
                 expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
                     days=args.event_log_retention_days

@@ -9,15 +9,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import reduce
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from contracts.lake import EXCHANGES
 from pipelines.errors import ConservationError, PipelineError
+from pipelines.locations import exists, list_entries
 from pipelines.quality import DriftFinding, report_drift
-from pipelines.settings import EXCHANGES, PipelineSettings
+from pipelines.settings import PipelineSettings
 from pipelines.tables import append_bronze, ensure_tables, merge_dlq, merge_gold, merge_silver
 from pipelines.transforms.bronze import lines_to_raw, to_bronze
 from pipelines.transforms.gold import ohlcv
@@ -99,22 +100,27 @@ class MedallionResult:
         }
 
 
-def read_raw_files(spark: SparkSession, raw_dir: Path) -> DataFrame | None:
-    """Every `<raw_dir>/<exchange>/*.jsonl` as raw rows (exchange, payload, origin, position); None if none."""
-    if not raw_dir.is_dir():
-        raise PipelineError(f"{raw_dir}: raw directory does not exist (expected <raw_dir>/<exchange>/*.jsonl)")
-    unknown = sorted(p.name for p in raw_dir.iterdir() if p.is_dir() and p.name not in EXCHANGES)
+def read_raw_files(spark: SparkSession, raw_uri: str) -> DataFrame | None:
+    """Every `<raw_uri>/<exchange>/*.jsonl` as raw rows (exchange, payload, origin, position); None if none.
+    Listed through Hadoop's FileSystem, so a local path and an `s3a://` landing prefix read alike."""
+    if not exists(spark, raw_uri):
+        raise PipelineError(f"{raw_uri}: raw directory does not exist (expected <raw_uri>/<exchange>/*.jsonl)")
+    unknown = [e.name for e in list_entries(spark, raw_uri) if e.is_directory and e.name not in EXCHANGES]
     if unknown:
-        log.warning("%s: ignoring directories of unknown exchanges: %s", raw_dir, ", ".join(unknown))
+        log.warning("%s: ignoring directories of unknown exchanges: %s", raw_uri, ", ".join(unknown))
     frames = []
     for exchange in EXCHANGES:
-        directory = raw_dir / exchange
-        if not any(directory.glob("*.jsonl")):
+        files = [
+            entry.uri
+            for entry in list_entries(spark, f"{raw_uri.rstrip('/')}/{exchange}")
+            if not entry.is_directory and entry.name.endswith(".jsonl")
+        ]
+        if not files:
             continue
         # wholetext must be the argument: text() passes its own wholetext=False over an earlier .option().
-        files = spark.read.text(str(directory / "*.jsonl"), wholetext=True)
-        files = files.select(F.col("_metadata.file_path").alias("path"), F.col("value").alias("content"))
-        frames.append(lines_to_raw(files, F.lit(exchange)))
+        contents = spark.read.text(files, wholetext=True)
+        contents = contents.select(F.col("_metadata.file_path").alias("path"), F.col("value").alias("content"))
+        frames.append(lines_to_raw(contents, F.lit(exchange)))
     if not frames:
         return None
     return reduce(DataFrame.unionByName, frames)
@@ -124,9 +130,9 @@ def run_bronze(spark: SparkSession, settings: PipelineSettings) -> dict[str, int
     """Land every raw line not yet in bronze (by its deterministic record id)."""
     tables = settings.tables
     ensure_tables(spark, tables)
-    raw = read_raw_files(spark, settings.raw_dir)
+    raw = read_raw_files(spark, settings.raw_uri)
     if raw is None:
-        log.info("%s: no *.jsonl files under %s/ yet", settings.raw_dir, "/, ".join(EXCHANGES))
+        log.info("%s: no *.jsonl files under %s/ yet", settings.raw_uri, "/, ".join(EXCHANGES))
         return {"bronze_new": 0}
     incoming = to_bronze(raw)
     existing = spark.table(tables.bronze).select("record_id")

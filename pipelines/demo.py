@@ -96,9 +96,9 @@ def run_demo(
     # Warn mode: the demo shows failed checks in its summary instead of stopping at the first one.
     settings = PipelineSettings.local(root, dq_mode="warn", database_prefix=DATABASE_PREFIX)
 
-    with _timed(timings, "generate", say, f"generating {trades:,} trades (5% bad records) into {settings.raw_dir}"):
+    with _timed(timings, "generate", say, f"generating {trades:,} trades (5% bad records) into {settings.raw_uri}"):
         batch_wave = generate_trades(trades, seed=seed, bad_share=0.05)
-        write_raw_files(batch_wave, settings.raw_dir, files_per_exchange=4)
+        write_raw_files(batch_wave, Path(settings.raw_uri), files_per_exchange=4)
     with _timed(timings, "session", say, "starting local Spark with the Iceberg catalog"):
         spark = build_session("local", app_name="spk-demo", warehouse=settings.warehouse)
     with _timed(timings, "batch medallion", say, "batch medallion: raw files -> bronze -> silver + DLQ -> gold"):
@@ -108,12 +108,12 @@ def run_demo(
     before_stream = current_snapshot_id(spark, tables.silver)
     newest_us = spark.table(tables.silver).agg(F.max(F.unix_micros("trade_time"))).first()[0]  # type: ignore[index]
     newest = datetime.fromtimestamp(newest_us / 1e6, UTC)
-    stream_settings = settings.model_copy(update={"raw_dir": root / "stream", "max_files_per_trigger": 1})
+    stream_settings = settings.model_copy(update={"raw_uri": str(root / "stream"), "max_files_per_trigger": 1})
     with _timed(timings, "generate stream", say, f"landing a second wave of {trades // 2:,} trades for streaming"):
         stream_wave = generate_trades(
             trades // 2, seed=seed + 1, start=newest + timedelta(seconds=1), first_trade_id=STREAM_FIRST_TRADE_ID
         )
-        write_raw_files(stream_wave, stream_settings.raw_dir, files_per_exchange=STREAM_FILES_PER_EXCHANGE)
+        write_raw_files(stream_wave, Path(stream_settings.raw_uri), files_per_exchange=STREAM_FILES_PER_EXCHANGE)
 
     stop = StopSignal()
     metrics = PipelineMetrics("trades-streaming")

@@ -1,8 +1,11 @@
-"""What the cluster image runs for every job: `python -m pipelines.entrypoint --job <name>`.
+"""What the cluster image runs for every job: `entrypoint.py --job <name> --entry <module:function> [parameters]`,
+the arguments the Spark layer rendered from the job's spec (contracts/job_environment.py `JobInvocation`), so the
+image never looks a spec up by name: a job deployed before its image is promoted runs the entry it was given.
 
-Looks the job up in `pipelines.jobs`, builds the session, serves the driver metrics on PIPELINE_METRICS_PORT,
-calls the job's entry `(spark, settings)`, and exits 0 — or 1 with one clean, redacted line on stderr (the full
-traceback goes to the log at DEBUG only, so credentials in a Java stack trace never reach the pod log)."""
+Builds the session, reads the settings from the job environment, serves the driver metrics on
+PIPELINE_METRICS_PORT, calls the entry `(spark, settings, **parameters)`, and exits 0 — or 1 with one clean,
+redacted line on stderr (the full traceback goes to the log at DEBUG only, so credentials in a Java stack trace
+never reach the pod log)."""
 
 from __future__ import annotations
 
@@ -13,9 +16,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+from contracts.job_environment import JobEnvironmentError, JobInvocation
+from contracts.jobs import JobSpecError, get_job
+from contracts.metrics import PIPELINE_METRICS_PORT
 from pipelines.errors import PipelineError, as_pipeline_error
-from pipelines.jobs import JobSpec, JobSpecError, get_job
-from pipelines.metric_names import PIPELINE_METRICS_PORT
 from pipelines.metrics import PipelineMetrics, install, start_metrics_server
 
 log = logging.getLogger("pipelines.entrypoint")
@@ -24,35 +28,41 @@ FAILED = 1
 JobEntry = Callable[..., Any]
 
 
-def load_entry(spec: JobSpec) -> JobEntry:
-    """The function a spec's `entry` (`module.path:function`) names."""
+def load_entry(invocation: JobInvocation) -> JobEntry:
+    """The function an invocation's `entry` (`module.path:function`) names."""
     try:
-        module = importlib.import_module(spec.module)
+        module = importlib.import_module(invocation.module)
     except ImportError as error:
-        raise PipelineError(f"entry {spec.entry}: cannot import {spec.module} ({error})", job=spec.name) from None
-    entry = getattr(module, spec.function, None)
+        raise PipelineError(
+            f"entry {invocation.entry}: cannot import {invocation.module} ({error})", job=invocation.job
+        ) from None
+    entry = getattr(module, invocation.function, None)
     if not callable(entry):
-        raise PipelineError(f"entry {spec.entry}: {spec.module} has no function {spec.function}", job=spec.name)
+        raise PipelineError(
+            f"entry {invocation.entry}: {invocation.module} has no function {invocation.function}", job=invocation.job
+        )
     return entry
 
 
-def run_job(spec: JobSpec, spark: Any, settings: Any, metrics: PipelineMetrics, **options: Any) -> Any:
-    """Call the job's entry and record its result as metrics. Any failure becomes a PipelineError naming the job
-    (and the step, when the job knows it)."""
-    entry = load_entry(spec)
+def run_job(invocation: JobInvocation, spark: Any, settings: Any, metrics: PipelineMetrics, **options: Any) -> Any:
+    """Call the job's entry with its parameters and record its result as metrics. Any failure becomes a
+    PipelineError naming the job (and the step, when the job knows it). `options` win over the parameters."""
+    entry = load_entry(invocation)
     try:
-        with metrics.timed(spec.name):
-            result = entry(spark, settings, **options)
+        with metrics.timed(invocation.job):
+            result = entry(spark, settings, **{**invocation.options(), **options})
     except Exception as error:
-        raise as_pipeline_error(error, job=spec.name) from None
+        raise as_pipeline_error(error, job=invocation.job) from None
     metrics.job_result(result)
     return result
 
 
-def _build_session(mode: Literal["local", "cluster"], spec: JobSpec) -> Any:
+def _build_session(mode: Literal["local", "cluster"], invocation: JobInvocation) -> Any:
     from pipelines.runtime import build_session
 
-    return build_session(mode, app_name=f"spark-platform-{spec.name}", conf=spec.conf if mode == "local" else None)
+    # Local runs take the spec's own conf (on the cluster spark-submit already carries the rendered conf).
+    conf = get_job(invocation.job).conf if mode == "local" else None
+    return build_session(mode, app_name=f"spark-platform-{invocation.job}", conf=conf)
 
 
 def _settings(mode: Literal["local", "cluster"]) -> Any:
@@ -61,29 +71,37 @@ def _settings(mode: Literal["local", "cluster"]) -> Any:
     return PipelineSettings.local() if mode == "local" else PipelineSettings.from_environment()
 
 
+def _invocation(arguments: argparse.Namespace) -> JobInvocation:
+    if arguments.entry is None and arguments.mode == "local":
+        # A local run may name just the job; the cluster always gets the rendered entry.
+        return JobInvocation.of(get_job(arguments.job))
+    return JobInvocation.from_arguments(arguments)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.entrypoint", description=__doc__.splitlines()[0])
-    parser.add_argument("--job", required=True, help="job name from pipelines.jobs.JOBS")
+    parser = argparse.ArgumentParser(prog="entrypoint.py", description=(__doc__ or "").splitlines()[0])
+    JobInvocation.add_arguments(parser)
     parser.add_argument("--mode", choices=("cluster", "local"), default="cluster")
     parser.add_argument("--metrics-port", type=int, default=PIPELINE_METRICS_PORT, help="0 disables the endpoint")
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        spec = get_job(arguments.job)
-        metrics = install(PipelineMetrics(spec.name))
+        invocation = _invocation(arguments)
+        settings = _settings(arguments.mode)  # before the session: a bad environment fails in milliseconds
+        metrics = install(PipelineMetrics(invocation.job))
         if arguments.metrics_port:
             start_metrics_server(metrics, arguments.metrics_port)
-        spark = _build_session(arguments.mode, spec)
-        run_job(spec, spark, _settings(arguments.mode), metrics)
-    except (PipelineError, JobSpecError) as error:
-        log.debug("job failed", exc_info=True)
-        print(f"error: {as_pipeline_error(error)}", file=sys.stderr)
-        return FAILED
-    except Exception as error:  # anything else (session start, settings): still one clean line
+        spark = _build_session(arguments.mode, invocation)
+        run_job(invocation, spark, settings, metrics)
+    except (PipelineError, JobSpecError, JobEnvironmentError) as error:
         log.debug("job failed", exc_info=True)
         print(f"error: {as_pipeline_error(error, job=arguments.job)}", file=sys.stderr)
         return FAILED
-    log.info("job %s finished", spec.name)
+    except Exception as error:  # anything else (session start): still one clean line
+        log.debug("job failed", exc_info=True)
+        print(f"error: {as_pipeline_error(error, job=arguments.job)}", file=sys.stderr)
+        return FAILED
+    log.info("job %s finished", invocation.job)
     return 0
 
 

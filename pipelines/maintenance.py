@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pyspark.sql import SparkSession
 
+from contracts.lake import LAKE_CATALOG
 from pipelines.errors import PipelineError, as_pipeline_error
-from pipelines.lake import LAKE_CATALOG
 from pipelines.settings import PipelineSettings
 from pipelines.tables import ensure_tables
 

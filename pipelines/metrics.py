@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
 
-from pipelines import metric_names as names
+from contracts import metrics as names
 
 #: Seconds: a micro-batch on a laptop takes ~1-10 s, a batch job on the cluster up to tens of minutes.
 BATCH_DURATION_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600)

@@ -16,9 +16,10 @@ from typing import Literal
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from contracts.lake import TableNames
 from pipelines.errors import DataQualityError
 from pipelines.schemas import DQ_RESULTS, RAW_SCHEMAS, SCHEMA_DRIFT
-from pipelines.settings import PipelineSettings, TableNames
+from pipelines.settings import PipelineSettings
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,9 @@ from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 
+from contracts.lake import LAKE_CATALOG, TableNames
 from pipelines.errors import PipelineError, first_line
-from pipelines.lake import LAKE_CATALOG
 from pipelines.maintenance import procedure_identifier
-from pipelines.settings import TableNames
 
 
 @dataclass(frozen=True)

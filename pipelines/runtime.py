@@ -1,6 +1,6 @@
 """The one place a SparkSession is built, for `local` runs (laptop, tests, demo) and `cluster` runs (EKS).
 
-`TUNED_DEFAULTS` is imported by the Pulumi program for every job's conf, so this module imports pyspark lazily."""
+pyspark is imported lazily, so importing this module (e.g. for `default_warehouse`) starts no JVM."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pipelines.lake import LAKE_CATALOG
+from contracts.lake import LAKE_CATALOG
+from contracts.spark import ICEBERG_EXTENSIONS, TUNED_DEFAULTS
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -19,23 +20,6 @@ log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 WAREHOUSE_ENV = "SPK_WAREHOUSE"
-ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
-
-#: Settings that hold on a laptop and on the cluster. The cluster conf adds the catalog, S3 and scheduling.
-TUNED_DEFAULTS: dict[str, str] = {
-    # Adaptive execution re-plans joins and shuffle sizes from runtime statistics.
-    "spark.sql.adaptive.enabled": "true",
-    "spark.sql.adaptive.coalescePartitions.enabled": "true",
-    "spark.sql.adaptive.skewJoin.enabled": "true",
-    # Kryo is faster and smaller than Java serialisation for shuffled rows and broadcast data.
-    "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
-    # zstd: better ratio than snappy at similar speed; Iceberg reads its own property, Spark the other.
-    "spark.sql.parquet.compression.codec": "zstd",
-    "spark.sql.iceberg.compression-codec": "zstd",
-    # Trade times are UTC; never let the host's zone leak into timestamps or day partitions.
-    "spark.sql.session.timeZone": "UTC",
-    "spark.sql.extensions": ICEBERG_EXTENSIONS,
-}
 
 
 def tuned_defaults(cores: int | None = None) -> dict[str, str]:

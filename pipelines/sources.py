@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import reduce
-from pathlib import Path
 from typing import Literal
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from contracts.lake import EXCHANGES
 from pipelines.errors import PipelineError
+from pipelines.locations import ensure_directory
 from pipelines.schemas import RAW_COLUMNS
-from pipelines.settings import EXCHANGES, PipelineSettings
+from pipelines.settings import PipelineSettings
 from pipelines.transforms.bronze import lines_to_raw
 
 #: A whole JSON-lines file per row: bronze keeps payloads byte-for-byte, so lines are split, never parsed, here.
@@ -49,7 +50,7 @@ def file_specs(settings: PipelineSettings) -> list[SourceSpec]:
                 "pathGlobFilter": "*.jsonl",  # the generator writes `.tmp` then renames: never a half file
                 "maxFilesPerTrigger": str(settings.max_files_per_trigger),
             },
-            path=str(Path(settings.raw_dir) / exchange),
+            path=settings.raw_exchange_uri(exchange),
             exchange=exchange,
         )
         for exchange in EXCHANGES
@@ -113,9 +114,7 @@ def _load(spark: SparkSession, spec: SourceSpec) -> DataFrame:
 
 def _files_raw(spark: SparkSession, spec: SourceSpec) -> DataFrame:
     assert spec.path is not None and spec.exchange is not None
-    path = Path(spec.path)
-    if "://" not in spec.path:
-        path.mkdir(parents=True, exist_ok=True)  # a file stream needs its directory to exist before files land
+    ensure_directory(spark, spec.path)
     files = _load(spark, spec).select(F.col("_metadata.file_path").alias("path"), F.col("value").alias("content"))
     return lines_to_raw(files, F.lit(spec.exchange)).select([F.col(f.name) for f in RAW_COLUMNS.fields])
 

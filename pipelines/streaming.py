@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -25,7 +26,6 @@ from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
 from pipelines.batch import process_bronze_rows
 from pipelines.errors import PipelineError, as_pipeline_error
-from pipelines.jobs import get_job
 from pipelines.metrics import PipelineMetrics, current_metrics
 from pipelines.settings import PipelineSettings
 from pipelines.sources import open_stream
@@ -271,8 +271,8 @@ def _restore_logs(spark: SparkSession, previous: dict[str, Any]) -> None:
 
 
 def checkpoint_location(settings: PipelineSettings, job: str) -> str:
-    """One checkpoint per query: `<checkpoint_dir>/<job>`."""
-    return f"{settings.checkpoint_dir.rstrip('/')}/{job}"
+    """One checkpoint per query: `<checkpoint_uri>/<job>`."""
+    return f"{settings.checkpoint_uri.rstrip('/')}/{job}"
 
 
 def run_stream(
@@ -356,13 +356,17 @@ def run_streaming(
     spark: SparkSession,
     settings: PipelineSettings,
     *,
+    trigger_seconds: int | None = None,
     trigger: StreamTrigger | None = None,
+    job: str = STREAMING_JOB,
     metrics: PipelineMetrics | None = None,
     on_batch: Callable[[BatchReport], None] | None = None,
 ) -> StreamingRun:
-    """The `trades-streaming` job's entry: the trigger comes from its job spec unless given."""
-    spec = get_job(STREAMING_JOB)
-    chosen = trigger or StreamTrigger(spec.trigger_seconds)
-    if settings.source == "files" and not settings.raw_dir.exists() and "://" not in str(settings.raw_dir):
-        raise PipelineError(f"{settings.raw_dir}: raw directory does not exist", job=spec.name, step="source")
-    return run_stream(spark, settings, trigger=chosen, job=spec.name, metrics=metrics, on_batch=on_batch)
+    """The streaming job's entry. `trigger_seconds` comes from the job's rendered arguments (its spec's trigger),
+    so the pod never looks the spec up by name; `trigger` wins over it (availableNow in tests and `spk run`)."""
+    chosen = trigger or (StreamTrigger(trigger_seconds) if trigger_seconds else None)
+    if chosen is None:
+        raise PipelineError("no trigger: pass --trigger-seconds (rendered from the job spec)", job=job, step="source")
+    if settings.source == "files" and "://" not in settings.raw_uri and not Path(settings.raw_uri).exists():
+        raise PipelineError(f"{settings.raw_uri}: raw directory does not exist", job=job, step="source")
+    return run_stream(spark, settings, trigger=chosen, job=job, metrics=metrics, on_batch=on_batch)

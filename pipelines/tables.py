@@ -5,8 +5,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
+from contracts.lake import TableNames
 from pipelines.schemas import BRONZE, DLQ, DQ_RESULTS, GOLD, SCHEMA_DRIFT, SILVER
-from pipelines.settings import TableNames
 
 TABLE_PROPERTIES = (
     "'format-version'='2', 'write.parquet.compression-codec'='zstd', "

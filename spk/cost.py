@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from components.contracts import POOL_LABEL
+from contracts.node_pools import POOL_LABEL
 from spk.errors import SpkError
 from spk.plan import Plan, PlannedResource
 

@@ -129,7 +129,7 @@ def rightsize_command(
 ) -> None:
     """Executor layout per instance type of the stack's pools, and the stack's job specs checked against their
     pools (exit 1 if a driver or executor does not fit)."""
-    from pipelines.jobs import JOBS
+    from contracts.jobs import JOBS
     from spk.rightsizing import check_jobs, executor_layout
 
     with user_errors():

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.context import PROJECT
+from contracts.project import PROJECT
 from spk.plan import Plan, PlannedResource
 
 STACK_PLACEHOLDER = "<stack>"

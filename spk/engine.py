@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import runpy
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from components.context import PROJECT
+from contracts.project import PROJECT
 from spk.errors import SpkError
 from spk.mocks import CapturingMonitor, PlatformMocks
 from spk.plan import Plan, PlannedResource
@@ -37,15 +36,14 @@ class ProgramError(SpkError):
 
 @contextlib.contextmanager
 def _in_project(root: Path) -> Iterator[None]:
+    # The program's packages (components, contracts) are installed with the project; only the working
+    # directory matters, as under `pulumi up`, which runs the program from the project folder.
     previous_cwd = Path.cwd()
-    sys.path.insert(0, str(root))
     os.chdir(root)
     try:
         yield
     finally:
         os.chdir(previous_cwd)
-        with contextlib.suppress(ValueError):
-            sys.path.remove(str(root))
 
 
 def render_plan(stack: str, root: Path | None = None) -> Plan:

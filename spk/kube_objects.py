@@ -1,5 +1,5 @@
-"""Kubernetes manifests from the offline plan, and strict validation of custom resources against the upstream
-CRD schemas (`<project root>/../shared/schemas/crds/`).
+"""Kubernetes manifests from the offline plan, and strict validation of custom resources against the CRDs of
+the chart versions a stack pins (their folders come from `spk.schemas`).
 
 Strict means what the API server does to a custom resource: it silently prunes every field its structural
 schema does not declare (outside `x-kubernetes-preserve-unknown-fields`). A typo would vanish on apply, so here
@@ -8,6 +8,7 @@ it is an error: every object schema that does not preserve unknown fields gets `
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,10 @@ import jsonschema
 import yaml
 
 from spk.plan import Plan
+from spk.schemas import crd_files
 
 #: Planned kubernetes resources that are not objects in the cluster: Helm releases render their own objects.
 NOT_MANIFESTS = ("kubernetes:helm.sh/", "kubernetes:yaml/", "kubernetes:kustomize/")
-CRD_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "schemas" / "crds"
 #: Applied first: namespaces, then cluster-scoped objects the namespaced ones may refer to.
 APPLY_ORDER = ("Namespace", "StorageClass", "ClusterRole", "ServiceAccount", "Role", "RoleBinding")
 
@@ -112,15 +113,19 @@ def strict_schema(schema: Any) -> Any:
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def crd_schemas(crd_dir: Path = CRD_DIR) -> dict[tuple[str, str], dict[str, Any]]:
-    """{(apiVersion, kind): strict schema} of every served version of every CRD in `crd_dir` (loaded once)."""
-    return _crd_schemas(crd_dir.resolve())
+def crd_schemas(chart_dirs: Iterable[Path]) -> dict[tuple[str, str], dict[str, Any]]:
+    """{(apiVersion, kind): strict schema} of every served version of every CRD the charts in `chart_dirs`
+    (schema folders from `spk.schemas`) install; each folder is loaded once per process."""
+    schemas: dict[tuple[str, str], dict[str, Any]] = {}
+    for chart_dir in chart_dirs:
+        schemas.update(_crd_schemas(chart_dir.resolve()))
+    return schemas
 
 
 @cache
-def _crd_schemas(crd_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
+def _crd_schemas(chart_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
     schemas: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in sorted(crd_dir.glob("*.yaml")):
+    for path in crd_files(chart_dir):
         for crd in yaml.load_all(path.read_text(encoding="utf-8"), Loader=YAML_LOADER):
             if not crd or crd.get("kind") != "CustomResourceDefinition":
                 continue
@@ -134,15 +139,17 @@ def _crd_schemas(crd_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
     return schemas
 
 
-def validate_custom_resource(obj: dict[str, Any], crd_dir: Path = CRD_DIR) -> list[str]:
-    """Problems of one custom resource against its upstream CRD schema, strictly; empty when valid. Each
-    problem reads `<Kind> <namespace>/<name>: <field path>: <message>`."""
+def validate_custom_resource(obj: dict[str, Any], chart_dirs: Sequence[Path]) -> list[str]:
+    """Problems of one custom resource against the CRD schema of the pinned chart versions in `chart_dirs`,
+    strictly; empty when valid. Each problem reads `<Kind> <namespace>/<name>: <field path>: <message>`."""
     metadata = obj.get("metadata") or {}
     where = f"{obj.get('kind')} {'/'.join(str(p) for p in (metadata.get('namespace'), metadata.get('name')) if p)}"
-    schema = crd_schemas(crd_dir).get((str(obj.get("apiVersion")), str(obj.get("kind"))))
+    schemas = crd_schemas(chart_dirs)
+    schema = schemas.get((str(obj.get("apiVersion")), str(obj.get("kind"))))
     if schema is None:
-        known = ", ".join(f"{api} {kind}" for api, kind in sorted(crd_schemas(crd_dir)))
-        return [f"{where}: no CRD schema for {obj.get('apiVersion')} {obj.get('kind')} in {crd_dir} (have: {known})"]
+        known = ", ".join(f"{api} {kind}" for api, kind in sorted(schemas))
+        charts = ", ".join(chart_dir.name for chart_dir in chart_dirs)
+        return [f"{where}: no CRD schema for {obj.get('apiVersion')} {obj.get('kind')} in {charts} (have: {known})"]
     validator = jsonschema.Draft4Validator(schema)
     problems = []
     for error in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):

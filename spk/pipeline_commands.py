@@ -22,8 +22,8 @@ def pipeline_errors() -> Iterator[None]:
     """Bad input (unknown job, bad settings) exits 2; a job that fails exits 1. One line each, redacted."""
     from pydantic import ValidationError
 
+    from contracts.jobs import JobSpecError
     from pipelines.errors import PipelineError, as_pipeline_error
-    from pipelines.jobs import JobSpecError
 
     try:
         yield
@@ -76,16 +76,17 @@ def run_command(
     """Run one pipeline job locally, exactly as the cluster would (its entry, its metrics)."""
     if not local:
         fail("spk run runs jobs locally: add --local (on the cluster the SparkApplication runs "
-             "`python -m pipelines.entrypoint --job <name>`)")
+             "pipelines/entrypoint.py with the job's rendered entry and parameters)")
     with pipeline_errors():
+        from contracts.job_environment import JobInvocation
+        from contracts.jobs import get_job
         from pipelines.entrypoint import run_job
-        from pipelines.jobs import get_job
         from pipelines.metrics import PipelineMetrics, install
         from pipelines.runtime import build_session
         from pipelines.settings import PipelineSettings
 
         spec = get_job(job)
-        overrides: dict[str, Any] = {"raw_dir": raw_dir.resolve()} if raw_dir else {}
+        overrides: dict[str, Any] = {"raw_uri": str(raw_dir.resolve())} if raw_dir else {}
         settings = PipelineSettings.local(root.resolve() if root else None, **overrides)
         options: dict[str, Any] = {}
         if spec.mode == "streaming" and available_now:
@@ -96,10 +97,10 @@ def run_command(
         with console.status(f"[bold]{spec.name}[/]: starting local Spark"):
             spark = build_session("local", app_name=f"spk-run-{spec.name}", warehouse=settings.warehouse)
         if spec.mode == "streaming" and not available_now:
-            console.print(f"{spec.name}: streaming every {spec.trigger_seconds}s from {settings.raw_dir}; "
+            console.print(f"{spec.name}: streaming every {spec.trigger_seconds}s from {settings.raw_uri}; "
                           "Ctrl-C stops after the current micro-batch")
         with console.status(f"[bold]{spec.name}[/]: running"):
-            result = run_job(spec, spark, settings, install(PipelineMetrics(spec.name)), **options)
+            result = run_job(JobInvocation.of(spec), spark, settings, install(PipelineMetrics(spec.name)), **options)
     console.print(f"[green]✓[/] {spec.name} finished in {time.perf_counter() - started:.1f}s")
     console.print(_result_table(result))
 

@@ -4,8 +4,6 @@ the offline plan; exit 1 on a mandatory violation."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,7 +13,6 @@ from rich.table import Table
 from spk.console import console, user_errors
 from spk.mocks import UNKNOWN as PLAN_UNKNOWN
 from spk.plan import Plan
-from spk.stack_files import project_root
 
 if TYPE_CHECKING:
     from spark_platform_policies import Resource, Violation
@@ -23,11 +20,8 @@ if TYPE_CHECKING:
 VIOLATED = 1
 
 
-def policy_library(root: Path | None = None) -> ModuleType:
-    """The validators package, imported from the project's policies/ folder (where the pack lives)."""
-    folder = str((root or project_root()) / "policies")
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
+def policy_library() -> ModuleType:
+    """The validators package the CrossGuard pack in policies/ wraps (installed with the project)."""
     import spark_platform_policies
 
     return spark_platform_policies

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from components.node_pools import NodePoolArgs, NodePoolsArgs
-from pipelines.jobs import JobSpec, memory_mib
+from contracts.jobs import JobSpec, memory_mib
 from spk.cost import InstancePrice, PriceTable
 
 #: Kernel and firmware memory the kubelet never reports as capacity.

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from components.config import PLATFORM_KEY, REGION_KEY, StackSettings, parse_stack_settings
-from components.context import PROJECT
+from contracts.project import PROJECT
 from spk.errors import SpkError
 from spk.mocks import SECURE_CONFIG_PLACEHOLDER
 

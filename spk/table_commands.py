@@ -29,7 +29,7 @@ def _open(root: Path | None) -> tuple[Any, Any]:
     from pipelines.settings import PipelineSettings
 
     settings = PipelineSettings.local(root.resolve() if root else None)
-    if settings.warehouse is None or not settings.warehouse.is_dir():
+    if not Path(settings.warehouse).is_dir():
         fail(f"{settings.warehouse}: no warehouse there; run `spk demo` or `spk run <job> --local` first, "
              "or pass --root")
     with console.status("starting local Spark"):

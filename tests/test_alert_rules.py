@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.alert_rules import rule_file
-from components.monitoring import AlertThresholdsArgs
+from components.alert_rules import AlertThresholdsArgs, rule_file
 from spk.plan import Plan
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"

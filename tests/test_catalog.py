@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from pipelines.lake import LAKE_LAYERS, glue_database
+from contracts.lake import LAKE_LAYERS, glue_database
 from spk.engine import render_plan
 from spk.plan import Plan
 

@@ -12,7 +12,7 @@ import yaml
 
 from components.cluster import _kubeconfig
 from components.config import PLATFORM_KEY, PlatformConfigError, parse_stack_settings
-from components.contracts import DEPLOYER_GROUP, READ_ONLY_GROUP
+from contracts.kubernetes import DEPLOYER_GROUP, READ_ONLY_GROUP
 from spk.mocks import SECRET
 from spk.plan import Plan
 

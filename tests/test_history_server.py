@@ -13,9 +13,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components.contracts import IRSA_ROLE_ANNOTATION, POOL_LABEL
 from components.history_server import UI_PORT
 from components.spark_conf import S3A_CREDENTIALS_PROVIDER
+from contracts.kubernetes import IRSA_ROLE_ANNOTATION
+from contracts.node_pools import POOL_LABEL
 from spk.engine import render_plan
 from spk.plan import Plan
 

@@ -11,7 +11,7 @@ import pytest
 from parliament import analyze_policy_string
 
 from components.identity import ROLE_KEYS
-from pipelines.lake import EVENT_LOG_PREFIX, LAKE_LAYERS, glue_database
+from contracts.lake import EVENT_LOG_PREFIX, LAKE_LAYERS, glue_database
 from spk.plan import Plan
 
 ROLE = "aws:iam/role:Role"
@@ -147,7 +147,11 @@ def test_spark_roles_reach_exactly_the_lakehouse(stack_plan: Plan) -> None:
         assert as_list(granted["ReadWriteLakehouseObjects"]["Resource"]) == [
             f"arn:aws:s3:::{bucket['warehouse']}/*", f"arn:aws:s3:::{bucket['checkpoints']}/*"
         ]
-        assert granted["WriteEventLogs"]["Resource"] == f"arn:aws:s3:::{bucket['event-logs']}/{EVENT_LOG_PREFIX}/*"
+        # The directory key itself too: S3A probes `spark-events` before it lists or writes under it.
+        assert granted["WriteEventLogs"]["Resource"] == [
+            f"arn:aws:s3:::{bucket['event-logs']}/{EVENT_LOG_PREFIX}",
+            f"arn:aws:s3:::{bucket['event-logs']}/{EVENT_LOG_PREFIX}/*",
+        ]
         assert granted["ListEventLogPrefix"]["Condition"] == {
             "StringLike": {"s3:prefix": [EVENT_LOG_PREFIX, f"{EVENT_LOG_PREFIX}/*"]}
         }
@@ -167,7 +171,9 @@ def test_history_server_only_reads_event_logs(stack_plan: Plan) -> None:
     bucket = stack_plan.get("aws:s3/bucket:Bucket", "event-logs-bucket").inputs["bucket"]
     actions = sorted(a for s in granted.values() for a in as_list(s["Action"]))
     assert actions == ["kms:Decrypt", "s3:GetObject", "s3:ListBucket"]
-    assert granted["ReadEventLogs"]["Resource"] == f"arn:aws:s3:::{bucket}/{EVENT_LOG_PREFIX}/*"
+    assert granted["ReadEventLogs"]["Resource"] == [
+        f"arn:aws:s3:::{bucket}/{EVENT_LOG_PREFIX}", f"arn:aws:s3:::{bucket}/{EVENT_LOG_PREFIX}/*"
+    ]
     assert granted["DecryptEventLogs"]["Resource"] == stack_plan.outputs["storageKeyArn"]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.jobs import JOBS, JobSpecError, get_job, job_spec
+from contracts.jobs import JOBS, JobSpecError, get_job, job_spec
 
 VALID_BATCH = {"description": "d", "entry": "pipelines.batch:run_gold", "mode": "batch", "schedule": "0 * * * *"}
 

@@ -1,10 +1,12 @@
 """Every Kubernetes object of every stack's plan is valid: built-in kinds with kubernetes-validate (strict) for the
-cluster's Kubernetes version, custom resources against the upstream CRD schemas with undeclared fields as errors
-(the API server would silently prune them)."""
+cluster's Kubernetes version, custom resources against the CRDs of the chart versions that stack pins with
+undeclared fields as errors (the API server would silently prune them); and every Helm release's values are keys
+its pinned chart version documents (Helm would silently ignore the others)."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +15,21 @@ import pytest
 import yaml
 from kubernetes_validate.utils import all_versions, major_minor
 
-from spk.kube_objects import CRD_DIR, YAML_LOADER, crd_schemas, kubernetes_objects, validate_custom_resource
+from spk.kube_objects import YAML_LOADER, crd_schemas, kubernetes_objects, validate_custom_resource
 from spk.plan import Plan
+from spk.schemas import CHARTS, crd_files, documented_values, undocumented_keys
 
-#: Custom resources whose CRD schemas are not in ../shared/schemas/crds (External Secrets Operator's).
-UNVALIDATED_KINDS = {("external-secrets.io/v1", "ClusterSecretStore"), ("external-secrets.io/v1", "ExternalSecret")}
+#: The charts that install the CRDs of the custom resources the platform creates.
+CRD_CHARTS = ("spark-operator", "kube-prometheus-stack", "external-secrets")
+#: Values documented elsewhere than the chart's own values.yaml, not walked: kube-prometheus-stack's subcharts
+#: (their values are their own charts'), and cluster-autoscaler's `extraArgs`, which takes any autoscaler flag
+#: and documents a few as examples.
+FREE_FORM_VALUES = {
+    "kube-prometheus-stack": ("grafana", "kube-state-metrics"),
+    "cluster-autoscaler": ("extraArgs",),
+}
+RELEASE = "kubernetes:helm.sh/v3:Release"
+PinnedSchemas = Callable[..., list[Path]]
 BUILT_IN_GROUPS = ("v1", "apps/", "batch/", "rbac.authorization.k8s.io/", "networking.k8s.io/", "storage.k8s.io/",
                    "policy/", "autoscaling/", "scheduling.k8s.io/")
 
@@ -60,73 +72,90 @@ def test_built_in_objects_validate_strictly(stack_plan: Plan) -> None:
     assert not problems, "\n".join(problems)
 
 
-def test_custom_resources_validate_against_their_crds(stack_plan: Plan) -> None:
+def test_custom_resources_validate_against_their_crds(stack_plan: Plan, pinned_schemas: PinnedSchemas) -> None:
+    chart_dirs = pinned_schemas(stack_plan.stack, *CRD_CHARTS)
     custom = [obj for obj in kubernetes_objects(stack_plan) if not is_built_in(obj)]
-    validated = [obj for obj in custom if (obj["apiVersion"], obj["kind"]) not in UNVALIDATED_KINDS]
-    assert {"PodMonitor", "PrometheusRule"} <= {obj["kind"] for obj in validated}
-    problems = [problem for obj in validated for problem in validate_custom_resource(obj)]
+    assert {"PodMonitor", "PrometheusRule", "ClusterSecretStore", "ExternalSecret"} <= {obj["kind"] for obj in custom}
+    problems = [problem for obj in custom for problem in validate_custom_resource(obj, chart_dirs)]
     assert not problems, "\n".join(problems)
-    assert {(o["apiVersion"], o["kind"]) for o in custom} - {(o["apiVersion"], o["kind"]) for o in validated} <= (
-        UNVALIDATED_KINDS
-    )
 
 
-def test_all_six_upstream_crds_are_loaded() -> None:
-    kinds = {kind for _, kind in crd_schemas()}
+def test_every_pinned_crd_is_loaded(stack_plan: Plan, pinned_schemas: PinnedSchemas) -> None:
+    kinds = {kind for _, kind in crd_schemas(pinned_schemas(stack_plan.stack, *CRD_CHARTS))}
     assert kinds >= {"SparkApplication", "ScheduledSparkApplication", "SparkConnect", "PodMonitor", "ServiceMonitor",
-                     "PrometheusRule"}
-    assert Path(__file__).resolve().parents[2] / "shared" / "schemas" / "crds" == CRD_DIR
+                     "PrometheusRule", "ExternalSecret", "SecretStore", "ClusterSecretStore"}
+
+
+@pytest.mark.parametrize("chart", [chart.name for chart in CHARTS])
+def test_helm_values_are_documented_keys_of_the_pinned_chart(
+    stack_plan: Plan, pinned_schemas: PinnedSchemas, chart: str
+) -> None:
+    [release] = [r for r in stack_plan.of_type(RELEASE) if r.inputs["chart"] == chart]
+    [chart_dir] = pinned_schemas(stack_plan.stack, chart)
+    assert chart_dir.name == f"{chart}-{release.inputs['version']}"
+    values = release.inputs["values"]
+    assert values, f"the {chart} release sets no values"
+    assert undocumented_keys(values, documented_values(chart_dir), FREE_FORM_VALUES.get(chart, ())) == []
 
 
 def pod_monitor(dev_plan: Plan) -> dict[str, Any]:
     return next(o for o in kubernetes_objects(dev_plan) if o["kind"] == "PodMonitor")
 
 
-def test_undeclared_fields_are_errors_not_pruned(dev_plan: Plan) -> None:
+def test_undeclared_fields_are_errors_not_pruned(dev_plan: Plan, pinned_schemas: PinnedSchemas) -> None:
+    chart_dirs = pinned_schemas("dev", "kube-prometheus-stack")
     good = pod_monitor(dev_plan)
-    assert validate_custom_resource(good) == []
+    assert validate_custom_resource(good, chart_dirs) == []
 
     typo = copy.deepcopy(good)
     typo["spec"]["podMetricEndpoints"] = typo["spec"].pop("podMetricsEndpoints")  # missing "s"
-    [problem] = validate_custom_resource(typo)
+    [problem] = validate_custom_resource(typo, chart_dirs)
     assert problem.startswith("PodMonitor monitoring/spark-driver: spec: ")
     assert "'podMetricEndpoints' was unexpected" in problem
 
     nested = copy.deepcopy(good)
     nested["spec"]["podMetricsEndpoints"][0]["honourLabels"] = True
-    [problem] = validate_custom_resource(nested)
+    [problem] = validate_custom_resource(nested, chart_dirs)
     assert "spec.podMetricsEndpoints.0" in problem and "honourLabels" in problem
 
     wrong_type = copy.deepcopy(good)
     wrong_type["spec"]["podMetricsEndpoints"][0]["honorLabels"] = "yes"
-    assert any("is not of type 'boolean'" in p for p in validate_custom_resource(wrong_type))
+    assert any("is not of type 'boolean'" in p for p in validate_custom_resource(wrong_type, chart_dirs))
 
     metadata = copy.deepcopy(good)
     metadata["metadata"]["lables"] = {"a": "b"}
-    assert any("lables" in p for p in validate_custom_resource(metadata))
+    assert any("lables" in p for p in validate_custom_resource(metadata, chart_dirs))
 
 
-def test_preserve_unknown_fields_stay_open() -> None:
-    """Where a CRD keeps unknown fields, so does the validator (found in the shipped CRDs, not assumed)."""
+def open_paths(schema: Any, path: str = "") -> list[str]:
+    """Dotted paths below which a raw CRD schema keeps unknown fields."""
+    if not isinstance(schema, dict):
+        return []
+    found = [path] if schema.get("x-kubernetes-preserve-unknown-fields") else []
+    for name, sub in (schema.get("properties") or {}).items():
+        found += open_paths(sub, f"{path}.{name}")
+    return found
 
-    def open_paths(schema: Any, path: str = "") -> list[str]:
-        if not isinstance(schema, dict):
-            return []
-        found = [path] if schema.get("x-kubernetes-preserve-unknown-fields") else []
-        for name, sub in (schema.get("properties") or {}).items():
-            found += open_paths(sub, f"{path}.{name}")
-        return found
 
+def raw_crd_schemas(chart_dirs: list[Path]) -> dict[tuple[str, str], Any]:
     raw = {}
-    for path in CRD_DIR.glob("*.yaml"):
-        crd = yaml.load(path.read_text(), Loader=YAML_LOADER)
-        for version in crd["spec"]["versions"]:
-            raw[(f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["kind"])] = version["schema"][
-                "openAPIV3Schema"
-            ]
-    strict = crd_schemas()
+    for chart_dir in chart_dirs:
+        for path in crd_files(chart_dir):
+            for crd in yaml.load_all(path.read_text(encoding="utf-8"), Loader=YAML_LOADER):
+                if not crd:
+                    continue
+                for version in crd["spec"]["versions"]:
+                    key = (f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["kind"])
+                    raw[key] = version["schema"]["openAPIV3Schema"]
+    return raw
+
+
+def test_preserve_unknown_fields_stay_open(pinned_schemas: PinnedSchemas) -> None:
+    """Where a CRD keeps unknown fields, so does the validator (found in the pinned CRDs, not assumed)."""
+    chart_dirs = pinned_schemas("dev", *CRD_CHARTS)
+    strict = crd_schemas(chart_dirs)
     checked = 0
-    for key, schema in raw.items():
+    for key, schema in raw_crd_schemas(chart_dirs).items():
         for path in open_paths(schema):
             node = strict[key]
             for part in path.strip(".").split("."):
@@ -136,9 +165,11 @@ def test_preserve_unknown_fields_stay_open() -> None:
     assert checked > 0
 
 
-def test_unknown_custom_resource_kinds_are_reported() -> None:
-    [problem] = validate_custom_resource({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})
-    assert "no CRD schema for example.com/v1 Widget" in problem
+def test_unknown_custom_resource_kinds_are_reported(pinned_schemas: PinnedSchemas) -> None:
+    chart_dirs = pinned_schemas("dev", "spark-operator")
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    [problem] = validate_custom_resource(widget, chart_dirs)
+    assert "no CRD schema for example.com/v1 Widget in spark-operator-" in problem
 
 
 def test_kubernetes_validate_strict_catches_a_typo(dev_plan: Plan) -> None:

@@ -20,7 +20,7 @@ from components.monitoring import (
     dashboards,
 )
 from components.spark_conf import PROMETHEUS_SERVLET_PATH
-from pipelines import metric_names as m
+from contracts import metrics as m
 from spk.plan import Plan
 
 RELEASE = "kubernetes:helm.sh/v3:Release"

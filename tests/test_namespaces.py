@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from components.config import PlatformConfigError, parse_stack_settings
-from components.contracts import EXTERNAL_SECRETS_NAMESPACE, MONITORING_NAMESPACE, NODE_EXPORTER_NAMESPACE
 from components.namespaces import NamespacesArgs, cpu_quantity
+from contracts.kubernetes import EXTERNAL_SECRETS_NAMESPACE, MONITORING_NAMESPACE, NODE_EXPORTER_NAMESPACE
 from spk.engine import render_plan
 from spk.plan import Plan
 

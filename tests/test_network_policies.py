@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from components.contracts import CONNECT_CLIENT_LABEL, SPARK_CONNECT_PORT
 from components.network_policies import WHY_ANNOTATION
-from pipelines.metric_names import PIPELINE_METRICS_PORT
+from contracts.kubernetes import CONNECT_CLIENT_LABEL, SPARK_CONNECT_PORT
+from contracts.metrics import PIPELINE_METRICS_PORT
 from spk.plan import Plan
 
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"

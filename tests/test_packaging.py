@@ -27,9 +27,8 @@ def test_pulumi_project_file(project_root: Path) -> None:
     assert project["config"]["pulumi:disable-default-providers"]["value"] == ["kubernetes"]
 
 
-def test_readme_config_reference_is_generated_from_the_models(project_root: Path) -> None:
-    from spk.config_reference import BEGIN, END, reference_markdown
+def test_configuration_reference_is_generated_from_the_models(project_root: Path) -> None:
+    from spk.config_reference import REFERENCE_PATH, reference_document
 
-    readme = (project_root / "README.md").read_text()
-    block = readme[readme.index(BEGIN) + len(BEGIN) : readme.index(END)]
-    assert block.strip() == reference_markdown().strip(), "run `spk config-reference --write`"
+    written = (project_root / REFERENCE_PATH).read_text(encoding="utf-8")
+    assert written == reference_document(), f"{REFERENCE_PATH} is stale: run `spk config-reference --write`"

@@ -3,8 +3,8 @@ what a driver needs; read-only and deployer grants are namespaced RoleBindings t
 
 from __future__ import annotations
 
-from components.contracts import DEPLOYER_GROUP, MONITORING_NAMESPACE, READ_ONLY_GROUP
 from components.rbac import READ
+from contracts.kubernetes import DEPLOYER_GROUP, MONITORING_NAMESPACE, READ_ONLY_GROUP
 from spk.plan import Plan
 
 RBAC = "kubernetes:rbac.authorization.k8s.io/v1"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipelines import jobs as job_specs
-from pipelines.jobs import JOBS, job_spec
+from contracts import jobs as job_specs
+from contracts.jobs import JOBS, job_spec
 from spk.cli import app
 from spk.cost import PriceTable, find_price_table, load_price_table
 from spk.rightsizing import (

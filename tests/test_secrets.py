@@ -3,13 +3,16 @@ Kubernetes Secrets. No plaintext anywhere in the plan; `[secret]` wherever a val
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Callable
 from fnmatch import fnmatch
 from pathlib import Path
 
 import yaml
 
-from components.contracts import GRAFANA_ADMIN_SECRET, SPARK_CONNECT_TOKEN_SECRET
+from contracts.kubernetes import GRAFANA_ADMIN_SECRET, SPARK_CONNECT_TOKEN_SECRET
+from spk.kube_objects import kubernetes_objects, validate_custom_resource
 from spk.mocks import SECRET, PlatformMocks
 from spk.plan import Plan
 
@@ -94,3 +97,22 @@ def test_grafana_admin_comes_from_the_external_secret(stack_plan: Plan) -> None:
     external = stack_plan.get(f"{ESO}:ExternalSecret", f"{GRAFANA_ADMIN_SECRET}-external-secret")
     assert external.inputs["metadata"]["namespace"] == "monitoring"
     assert external.urn in release.dependencies
+
+
+def test_external_secrets_objects_are_strictly_valid_for_the_pinned_chart(
+    stack_plan: Plan, pinned_schemas: Callable[..., list[Path]]
+) -> None:
+    """The store and the ExternalSecrets against the CRDs of the external-secrets chart version the stack pins,
+    undeclared fields as errors; a key one level too high fails."""
+    chart_dirs = pinned_schemas(stack_plan.stack, "external-secrets")
+    objects = [obj for obj in kubernetes_objects(stack_plan) if obj["apiVersion"].startswith("external-secrets.io/")]
+    assert {obj["kind"] for obj in objects} == {"ClusterSecretStore", "ExternalSecret"}
+    assert [problem for obj in objects for problem in validate_custom_resource(obj, chart_dirs)] == []
+
+    external = copy.deepcopy(next(obj for obj in objects if obj["kind"] == "ExternalSecret"))
+    external["spec"]["creationPolicy"] = external["spec"]["target"].pop("creationPolicy")
+    [problem] = validate_custom_resource(external, chart_dirs)
+    assert "'creationPolicy' was unexpected" in problem, problem
+    store = copy.deepcopy(next(obj for obj in objects if obj["kind"] == "ClusterSecretStore"))
+    store["spec"]["provider"]["aws"]["service"] = "SecretManager"  # the enum has SecretsManager, ParameterStore
+    assert any("spec.provider.aws.service" in problem for problem in validate_custom_resource(store, chart_dirs))

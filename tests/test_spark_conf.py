@@ -16,8 +16,8 @@ from components.spark_conf import (
     merge_conf,
     platform_defaults,
 )
-from pipelines.jobs import JOBS, job_spec
-from pipelines.runtime import TUNED_DEFAULTS
+from contracts.jobs import JOBS, job_spec
+from contracts.spark import TUNED_DEFAULTS
 
 REGION = "eu-west-1"
 

@@ -10,8 +10,9 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
-from components.contracts import IRSA_ROLE_ANNOTATION, POOL_LABEL
-from components.spark_jobs import SAFE_TO_EVICT
+from components.pod_security import SAFE_TO_EVICT
+from contracts.kubernetes import IRSA_ROLE_ANNOTATION
+from contracts.node_pools import POOL_LABEL
 from spk.plan import Plan
 
 CONNECT = "kubernetes:sparkoperator.k8s.io/v1alpha1:SparkConnect"

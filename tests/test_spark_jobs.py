@@ -15,13 +15,14 @@ import pytest
 import yaml
 
 from components.config import PLATFORM_KEY, PlatformConfigError, parse_stack_settings
-from components.contracts import GPU_RESOURCE, POOL_LABEL, node_pool_contract
-from components.spark_conf import GPU_DISCOVERY_SCRIPT, SPARK_VERSION
-from components.spark_jobs import SAFE_TO_EVICT, JobOverrideArgs, JobTarget, render_job
+from components.pod_security import SAFE_TO_EVICT
+from components.spark_conf import GPU_DISCOVERY_SCRIPT
+from components.spark_jobs import JobOverrideArgs, JobsArgs, JobTarget, job_environment, render_job
+from contracts.jobs import ENTRYPOINT_FILE, JOBS
+from contracts.lake import database_prefix
+from contracts.node_pools import GPU_RESOURCE, POOL_LABEL, node_pool_contract
+from contracts.spark import SPARK_VERSION, TUNED_DEFAULTS
 from pipelines.iceberg_jars import ICEBERG_VERSION
-from pipelines.jobs import ENTRYPOINT_FILE, JOBS
-from pipelines.lake import DATABASE_PREFIX_ENV, database_prefix
-from pipelines.runtime import TUNED_DEFAULTS
 from spk.engine import render_plan
 from spk.plan import Plan
 
@@ -79,7 +80,6 @@ def test_drivers_on_demand_executors_on_their_pools(stack_plan: Plan) -> None:
         expected_pool = "gpu" if JOBS[name].profile == "gpu" else "executors"
         assert executor["nodeSelector"] == {POOL_LABEL: expected_pool}, name
         assert "drivers" not in {t["value"] for t in executor["tolerations"]}, name
-        assert spec["driverPodDisruptionBudget"] is True
 
 
 def test_executors_land_on_spot_drivers_never(stack_plan: Plan, project_root: Path) -> None:
@@ -137,10 +137,14 @@ def test_image_entrypoint_and_environment(stack_plan: Plan, project_root: Path) 
         image = release.spark_gpu_image if JOBS[name].profile == "gpu" else release.spark_image
         assert spec["image"] == f"{image.repository}:{image.tag}", name
         assert spec["mainApplicationFile"] == ENTRYPOINT_FILE
-        assert spec["arguments"] == ["--job", name]
+        spec_of_job = JOBS[name]
+        assert spec["arguments"][:4] == ["--job", name, "--entry", spec_of_job.entry], name
+        assert ("--trigger-seconds" in spec["arguments"]) == (spec_of_job.mode == "streaming"), name
         assert (spec["type"], spec["mode"], spec["sparkVersion"]) == ("Python", "cluster", SPARK_VERSION)
         for role in ("driver", "executor"):
-            assert {"name": DATABASE_PREFIX_ENV, "value": database_prefix(stack_plan.stack)} in spec[role]["env"]
+            env = {entry["name"]: entry["value"] for entry in spec[role]["env"]}
+            assert env["SPK_DATABASE_PREFIX"] == database_prefix(stack_plan.stack), name
+            assert env["SPK_RAW_URI"].startswith("s3a://spark-platform-"), name
 
 
 def test_batch_schedules_and_streaming_restarts(stack_plan: Plan) -> None:
@@ -182,7 +186,6 @@ def test_per_job_override_wins_in_the_dev_plan(dev_plan: Plan) -> None:
 
 def target(gpu: bool = True) -> JobTarget:
     return JobTarget(
-        environment="dev",
         namespace="spark-jobs",
         service_account="spark-driver",
         image="repo/spark:1",
@@ -190,6 +193,9 @@ def target(gpu: bool = True) -> JobTarget:
         contract=node_pool_contract(executors_spot=True, gpu_enabled=gpu),
         defaults={"spark.rapids.sql.enabled": "platform", "spark.eventLog.enabled": "true"},
         stack_conf={"spark.rapids.sql.enabled": "stack"},
+        job_environment=job_environment(
+            environment="dev", warehouse_bucket="lake-bucket", checkpoint_bucket="checkpoint-bucket", jobs=JobsArgs()
+        ),
     )
 
 

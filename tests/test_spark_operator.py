@@ -1,54 +1,34 @@
-"""The Spark Operator release: every values key we set exists in the chart's documented values.yaml (Helm
-ignores a misplaced key silently, so the walk is what catches it), and the settings that matter are on."""
+"""The Spark Operator release: every values key we set, in every option combination, exists in the documented
+values.yaml of the chart version each stack pins (Helm ignores a misplaced key silently, so the walk is what
+catches it; the plans' values of every release are walked in test_kube_validation.py), and the settings that
+matter are on."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from components.contracts import POOL_LABEL, node_pool_contract
-from components.spark_operator import CHART_REPOSITORY, operator_values
-from components.spark_stack import SparkOperatorArgs
+from components.spark_operator import CHART, CHART_REPOSITORY, SparkOperatorArgs, operator_values
+from contracts.node_pools import POOL_LABEL, node_pool_contract
 from spk.plan import Plan
+from spk.schemas import documented_values, undocumented_keys
+from spk.stack_files import STACKS
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
-@pytest.fixture(scope="module")
-def documented_values(project_root: Path) -> dict[str, Any]:
-    return yaml.safe_load((project_root.parent / "shared/schemas/spark-operator-values.yaml").read_text())
+@pytest.fixture(params=STACKS)
+def pinned_values(request: pytest.FixtureRequest, pinned_schemas: Callable[..., list[Path]]) -> dict[str, Any]:
+    """The documented values of the spark-operator chart version each stack pins (parametrised over stacks)."""
+    [chart_dir] = pinned_schemas(request.param, CHART)
+    return documented_values(chart_dir)
 
 
-def undocumented_keys(values: dict[str, Any], documented: Any, path: tuple[str, ...] = ()) -> list[str]:
-    """Dotted paths of keys in `values` that the chart does not document at that place. Below a key documented
-    as an empty map, a list or null (nodeSelector, labels, resources) the content is free-form."""
-    problems = []
-    for key, value in values.items():
-        here = ".".join((*path, key))
-        if not isinstance(documented, dict) or key not in documented:
-            problems.append(f"{here}: not a documented key")
-            continue
-        expected = documented[key]
-        if isinstance(expected, dict) and expected:
-            if not isinstance(value, dict):
-                problems.append(f"{here}: the chart documents a map here, found {type(value).__name__}")
-            else:
-                problems.extend(undocumented_keys(value, expected, (*path, key)))
-        elif isinstance(expected, bool | int | str) and isinstance(value, dict | list):
-            problems.append(f"{here}: the chart documents a {type(expected).__name__}, found {type(value).__name__}")
-    return problems
-
-
-def test_plan_values_are_all_documented_chart_keys(stack_plan: Plan, documented_values: dict[str, Any]) -> None:
-    values = stack_plan.get(RELEASE, "spark-operator").inputs["values"]
-    assert values, "the operator release sets no values"
-    assert undocumented_keys(values, documented_values) == []
-
-
-def test_every_option_combination_is_documented(documented_values: dict[str, Any]) -> None:
+def test_every_option_combination_is_documented(pinned_values: dict[str, Any]) -> None:
     for replicas in (1, 3):
         for gpu in (False, True):
             values = operator_values(
@@ -57,24 +37,31 @@ def test_every_option_combination_is_documented(documented_values: dict[str, Any
                 contract=node_pool_contract(executors_spot=True, gpu_enabled=gpu),
                 pod_monitor_labels={"release": "kube-prometheus-stack"},
             )
-            assert undocumented_keys(values, documented_values) == []
+            assert undocumented_keys(values, pinned_values) == []
 
 
-def test_a_misplaced_key_fails_the_walk(documented_values: dict[str, Any]) -> None:
+def test_a_misplaced_key_fails_the_walk(pinned_schemas: Callable[..., list[Path]]) -> None:
+    [chart_dir] = pinned_schemas("dev", CHART)
+    documented = documented_values(chart_dir)
     # The seeds' mistake: batchScheduler at the top level instead of under controller.
-    assert undocumented_keys({"batchScheduler": {"enable": True}}, documented_values) == [
+    assert undocumented_keys({"batchScheduler": {"enable": True}}, documented) == [
         "batchScheduler: not a documented key"
     ]
-    assert undocumented_keys({"controller": {"batchScheduler": {"enable": True}}}, documented_values) == []
-    assert undocumented_keys({"controller": {"podDisruptionBudget": {"enabled": True}}}, documented_values) == [
+    assert undocumented_keys({"controller": {"batchScheduler": {"enable": True}}}, documented) == []
+    assert undocumented_keys({"controller": {"podDisruptionBudget": {"enabled": True}}}, documented) == [
         "controller.podDisruptionBudget.enabled: not a documented key"
     ]
-    assert undocumented_keys({"webhook": {"enable": {"value": True}}}, documented_values) == [
+    # Only kubeflow/spark-operator master has it; no released chart does.
+    assert undocumented_keys({"controller": {"driverPodDisruptionBudget": {"enable": True}}}, documented) == [
+        "controller.driverPodDisruptionBudget: not a documented key"
+    ]
+    assert undocumented_keys({"webhook": {"enable": {"value": True}}}, documented) == [
         "webhook.enable: the chart documents a bool, found dict"
     ]
-    assert undocumented_keys({"prometheus": {"podMonitor": True}}, documented_values) == [
+    assert undocumented_keys({"prometheus": {"podMonitor": True}}, documented) == [
         "prometheus.podMonitor: the chart documents a map here, found bool"
     ]
+    assert undocumented_keys({"prometheus": {"podMonitor": True}}, documented, free_form=("prometheus",)) == []
 
 
 def test_release_settings(stack_plan: Plan, project_root: Path) -> None:
@@ -93,7 +80,6 @@ def test_release_settings(stack_plan: Plan, project_root: Path) -> None:
     assert values["webhook"]["enable"] is True
     assert values["prometheus"]["metrics"]["enable"] is True
     assert values["prometheus"]["podMonitor"]["create"] is True
-    assert values["controller"]["driverPodDisruptionBudget"] == {"enable": True}
     for part in ("controller", "webhook"):
         assert values[part]["nodeSelector"] == {POOL_LABEL: "system"}, part
         assert values[part]["resources"]["requests"], part

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.contracts import CAPACITY_LABEL, POOL_LABEL
+from contracts.node_pools import CAPACITY_LABEL, POOL_LABEL
 from spark_platform_policies.model import UNKNOWN, Finding, Resource, StackView, as_list, dig, is_unknown
 
 NAMESPACE = "kubernetes:core/v1:Namespace"

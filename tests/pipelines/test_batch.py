@@ -34,7 +34,7 @@ def medallion(spark: SparkSession, warehouse: Path, tmp_path_factory: pytest.Tem
     """One generated data set with every bad-record kind, run through the medallion once for this module."""
     settings = PipelineSettings.local(tmp_path_factory.mktemp("batch"), warehouse=warehouse, database_prefix="batch_")
     batch = generate_trades(600, seed=5, bad_share=0.08, start=START)
-    paths = write_raw_files(batch, settings.raw_dir, files_per_exchange=2)
+    paths = write_raw_files(batch, Path(settings.raw_uri), files_per_exchange=2)
     return settings, batch, paths, run_medallion(spark, settings)
 
 
@@ -107,15 +107,15 @@ def test_running_again_changes_nothing(spark: SparkSession, medallion) -> None:
 
 
 def _append_lines(settings: PipelineSettings, exchange: str, name: str, lines: list[str]) -> None:
-    (settings.raw_dir / exchange).mkdir(parents=True, exist_ok=True)
-    (settings.raw_dir / exchange / name).write_text("".join(line + "\n" for line in lines))
+    (Path(settings.raw_uri) / exchange).mkdir(parents=True, exist_ok=True)
+    (Path(settings.raw_uri) / exchange / name).write_text("".join(line + "\n" for line in lines))
 
 
 def test_later_corrections_win_and_late_copies_are_duplicates(
     spark: SparkSession, pipeline_settings: PipelineSettings
 ) -> None:
     batch = generate_trades(40, seed=9, bad_share=0, start=START)
-    write_raw_files(batch, pipeline_settings.raw_dir, files_per_exchange=1)
+    write_raw_files(batch, Path(pipeline_settings.raw_uri), files_per_exchange=1)
     run_medallion(spark, pipeline_settings)
     original = json.loads(batch.by_exchange("binance")[0].line)
     corrected = {**original, "E": original["E"] + 1_000, "p": "1.50"}
@@ -143,7 +143,7 @@ def test_later_corrections_win_and_late_copies_are_duplicates(
 def test_merge_silver_never_lets_an_older_version_overwrite(
     spark: SparkSession, pipeline_settings: PipelineSettings
 ) -> None:
-    write_raw_files(generate_trades(10, seed=2, bad_share=0, start=START), pipeline_settings.raw_dir)
+    write_raw_files(generate_trades(10, seed=2, bad_share=0, start=START), Path(pipeline_settings.raw_uri))
     run_medallion(spark, pipeline_settings)
     table = pipeline_settings.tables.silver
     row = spark.table(table).orderBy("trade_id").limit(1)
@@ -161,7 +161,7 @@ def test_merge_silver_never_lets_an_older_version_overwrite(
 
 
 def test_merge_dlq_is_idempotent(spark: SparkSession, pipeline_settings: PipelineSettings) -> None:
-    write_raw_files(generate_trades(30, seed=4, bad_share=0.3, start=START), pipeline_settings.raw_dir)
+    write_raw_files(generate_trades(30, seed=4, bad_share=0.3, start=START), Path(pipeline_settings.raw_uri))
     run_medallion(spark, pipeline_settings)
     dlq = spark.table(pipeline_settings.tables.dlq).localCheckpoint()
     before = dlq.count()
@@ -173,7 +173,7 @@ def test_merge_dlq_is_idempotent(spark: SparkSession, pipeline_settings: Pipelin
 def test_bronze_heals_from_raw_and_an_unaccounted_row_fails_conservation(
     spark: SparkSession, pipeline_settings: PipelineSettings
 ) -> None:
-    write_raw_files(generate_trades(20, seed=3, bad_share=0.2, start=START), pipeline_settings.raw_dir)
+    write_raw_files(generate_trades(20, seed=3, bad_share=0.2, start=START), Path(pipeline_settings.raw_uri))
     assert isinstance(run_medallion(spark, pipeline_settings), MedallionResult)
     tables = pipeline_settings.tables
     spark.sql(
@@ -190,6 +190,6 @@ def test_bronze_heals_from_raw_and_an_unaccounted_row_fails_conservation(
 
 def test_a_missing_raw_directory_is_a_clear_error(spark: SparkSession, pipeline_settings: PipelineSettings) -> None:
     with pytest.raises(
-        PipelineError, match=r"raw directory does not exist \(expected <raw_dir>/<exchange>/\*\.jsonl\)"
+        PipelineError, match=r"raw directory does not exist \(expected <raw_uri>/<exchange>/\*\.jsonl\)"
     ):
         run_medallion(spark, pipeline_settings)

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
+from contracts import metrics as names
+from contracts.job_environment import JOB_VARIABLES, JobEnvironment, JobInvocation
+from contracts.jobs import get_job
 from pipelines import entrypoint
-from pipelines import metric_names as names
 from pipelines.generator import generate_trades, write_raw_files
 from pipelines.metrics import PipelineMetrics, install
 from pipelines.settings import PipelineSettings
@@ -22,7 +24,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def local_run(monkeypatch: pytest.MonkeyPatch, spark: SparkSession, pipeline_settings: PipelineSettings):  # type: ignore[no-untyped-def]
     """The entrypoint on the shared test session and this test's settings (never a second SparkSession)."""
-    monkeypatch.setattr(entrypoint, "_build_session", lambda mode, spec: spark)
+    monkeypatch.setattr(entrypoint, "_build_session", lambda mode, invocation: spark)
     monkeypatch.setattr(entrypoint, "_settings", lambda mode: pipeline_settings)
     yield pipeline_settings
     install(PipelineMetrics("none"))  # leave no process-wide metrics behind for other tests
@@ -36,7 +38,7 @@ def _metrics() -> PipelineMetrics:
 
 def test_batch_jobs_run_and_record_their_metrics(local_run: PipelineSettings, capsys: pytest.CaptureFixture) -> None:
     generated = generate_trades(120, seed=5, bad_share=0.1)
-    write_raw_files(generated, local_run.raw_dir, files_per_exchange=1)
+    write_raw_files(generated, Path(local_run.raw_uri), files_per_exchange=1)
 
     assert entrypoint.main(["--job", "bronze-ingest", "--mode", "local", "--metrics-port", "0"]) == 0
     bronze = _metrics()
@@ -78,7 +80,7 @@ def test_credentials_in_a_failure_never_reach_the_output(
 
 def test_unknown_job_exits_non_zero_with_one_line() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "pipelines.entrypoint", "--job", "platinum", "--metrics-port", "0"],
+        [sys.executable, "-m", "pipelines.entrypoint", "--job", "platinum", "--mode", "local", "--metrics-port", "0"],
         cwd=PROJECT,
         capture_output=True,
         text=True,
@@ -86,15 +88,51 @@ def test_unknown_job_exits_non_zero_with_one_line() -> None:
         check=False,
     )
     assert done.returncode == 1
-    assert done.stderr.startswith("error: unknown job 'platinum'; expected one of: bronze-ingest, ")
+    assert done.stderr.startswith("error: job platinum: unknown job 'platinum'; expected one of: bronze-ingest, ")
     assert done.stderr.count("\n") == 1
 
 
 def test_every_job_entry_resolves_to_a_function() -> None:
-    from pipelines.jobs import JOBS
+    from contracts.jobs import JOBS
 
     for spec in JOBS.values():
-        assert callable(entrypoint.load_entry(spec)), spec.name
+        assert callable(entrypoint.load_entry(JobInvocation.of(spec))), spec.name
+
+
+def test_on_the_cluster_a_missing_environment_fails_before_any_session(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    for variable in JOB_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(entrypoint, "_build_session", lambda mode, invocation: pytest.fail("session started"))
+    arguments = JobInvocation.of(get_job("bronze-ingest")).arguments()
+    assert entrypoint.main([*arguments, "--metrics-port", "0"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: job bronze-ingest: job environment: SPK_RAW_URI: not set") and err.count("\n") == 1
+
+
+def test_on_the_cluster_the_rendered_entry_runs_without_looking_the_job_up(
+    monkeypatch: pytest.MonkeyPatch, spark: SparkSession, pipeline_settings: PipelineSettings
+) -> None:
+    """A job whose name the image does not know (deployed before the image was promoted) still runs its entry."""
+    generated = generate_trades(30, seed=8, bad_share=0)
+    write_raw_files(generated, Path(pipeline_settings.raw_uri), files_per_exchange=1)
+    environment = JobEnvironment(
+        raw_uri=pipeline_settings.raw_uri,
+        checkpoint_uri=pipeline_settings.checkpoint_uri,
+        warehouse_uri=pipeline_settings.warehouse,
+        database_prefix=pipeline_settings.database_prefix,
+    )
+    for name, value in environment.variables().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(entrypoint, "_build_session", lambda mode, invocation: spark)
+    arguments = ["--job", "bronze-ingest-v2", "--entry", "pipelines.batch:run_bronze", "--metrics-port", "0"]
+    try:
+        assert entrypoint.main(arguments) == 0
+        assert _metrics().job == "bronze-ingest-v2"
+        assert spark.table(pipeline_settings.tables.bronze).count() == len(generated.records)
+    finally:
+        install(PipelineMetrics("none"))
 
 
 @pytest.mark.parametrize(

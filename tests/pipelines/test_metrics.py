@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import urllib.request
 
-from pipelines import metric_names as names
+from contracts import metrics as names
 from pipelines.metrics import PipelineMetrics, start_metrics_server
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
@@ -67,7 +68,7 @@ def test_drift_reporting_never_crashes_the_job(
 
 @pytest.fixture
 def landed(spark: SparkSession, pipeline_settings: PipelineSettings) -> PipelineSettings:
-    write_raw_files(generate_trades(40, seed=6, bad_share=0.2), pipeline_settings.raw_dir)  # ends about now
+    write_raw_files(generate_trades(40, seed=6, bad_share=0.2), Path(pipeline_settings.raw_uri))  # ends about now
     run_medallion(spark, pipeline_settings)
     return pipeline_settings
 
@@ -118,7 +119,7 @@ def test_bad_rows_fail_fast_in_fail_mode_and_only_warn_in_warn_mode(
 
 def test_stale_data_is_a_warning_not_a_failure(spark: SparkSession, pipeline_settings: PipelineSettings) -> None:
     old = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-    write_raw_files(generate_trades(20, seed=2, bad_share=0, start=old), pipeline_settings.raw_dir)
+    write_raw_files(generate_trades(20, seed=2, bad_share=0, start=old), Path(pipeline_settings.raw_uri))
     run_medallion(spark, pipeline_settings)
     report = run_quality(spark, pipeline_settings, checks=[Fresh("silver", "trade_time")])  # fail mode
     (result,) = report.results

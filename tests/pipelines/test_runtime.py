@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
+from contracts.spark import TUNED_DEFAULTS
 from pipelines.iceberg_jars import (
     MAVEN_COORDINATES,
     RELOCATED,
@@ -20,14 +21,14 @@ from pipelines.iceberg_jars import (
     relocated_jackson_jar,
     resolve_iceberg_jars,
 )
-from pipelines.runtime import TUNED_DEFAULTS, tuned_defaults
+from pipelines.runtime import tuned_defaults
 
 PYSPARK_JARS = Path(__import__("pyspark").__file__).parent / "jars"
 
 
 def test_tuned_defaults_import_without_pyspark(project_root: Path) -> None:
-    # The Pulumi program imports these for the cluster job conf; pyspark is not in its venv.
-    code = "import sys, pipelines.runtime as r; assert r.TUNED_DEFAULTS; assert 'pyspark' not in sys.modules"
+    # The Pulumi program reads these (from contracts) for the cluster job conf; pyspark is not in its venv.
+    code = "import sys, contracts.spark as s; assert s.TUNED_DEFAULTS; assert 'pyspark' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=project_root, check=True)
 
 

@@ -11,10 +11,10 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from contracts.metrics import CHECKPOINT_WRITE_FAILURES
 from pipelines.batch import run_bronze, run_silver
 from pipelines.errors import PipelineError
 from pipelines.generator import generate_trades, write_raw_files
-from pipelines.metric_names import CHECKPOINT_WRITE_FAILURES
 from pipelines.metrics import PipelineMetrics
 from pipelines.settings import PipelineSettings
 from pipelines.sources import file_specs, kafka_spec, open_stream
@@ -38,7 +38,7 @@ def test_stopped_and_restarted_stream_matches_the_batch_result(
 ) -> None:
     settings = pipeline_settings.model_copy(update={"max_files_per_trigger": 1})
     generated = generate_trades(600, seed=7, bad_share=0.1)
-    write_raw_files(generated, settings.raw_dir, files_per_exchange=3)  # 3 micro-batches of one file per exchange
+    write_raw_files(generated, Path(settings.raw_uri), files_per_exchange=3)  # 3 micro-batches of one file per exchange
     metrics = PipelineMetrics("trades-streaming")
 
     def terminate_after_first(report: BatchReport) -> None:
@@ -97,7 +97,7 @@ def test_stopped_and_restarted_stream_matches_the_batch_result(
 
     # A lost checkpoint re-reads every file: bronze, silver and the DLQ must not change.
     before = {name: spark.table(table).count() for name, table in tables.all().items()}
-    lost = {"checkpoint_dir": settings.checkpoint_dir + "-lost", "max_files_per_trigger": 9}
+    lost = {"checkpoint_uri": settings.checkpoint_uri + "-lost", "max_files_per_trigger": 9}
     replayed = run_stream(spark, settings.model_copy(update=lost), trigger=AVAILABLE_NOW)
     assert replayed.total("input_records") == len(generated.records)
     assert replayed.total("bronze_new") == 0 and replayed.total("silver_written") == 0
@@ -111,7 +111,7 @@ def test_newer_event_version_wins_whatever_the_file_order(
     settings = pipeline_settings
     older = '{"e":"trade","E":1700000000100,"s":"BTCUSDT","t":42,"p":"100.00","q":"1.0","T":1700000000000,"m":true}'
     newer = older.replace('"E":1700000000100', '"E":1700000000900').replace('"p":"100.00"', '"p":"101.00"')
-    directory = Path(settings.raw_dir) / "binance"
+    directory = Path(settings.raw_uri) / "binance"
     directory.mkdir(parents=True)
     (directory / "a.jsonl").write_text(newer + "\n")
     run_stream(spark, settings, trigger=AVAILABLE_NOW)
@@ -127,7 +127,7 @@ def test_an_unusable_checkpoint_is_a_clean_error_and_a_metric(
 ) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("x")
-    settings = pipeline_settings.model_copy(update={"checkpoint_dir": str(blocker)})
+    settings = pipeline_settings.model_copy(update={"checkpoint_uri": str(blocker)})
     metrics = PipelineMetrics("trades-streaming")
     with pytest.raises(PipelineError, match=r"^job trades-streaming / step checkpoint: ") as caught:
         run_stream(spark, settings, trigger=AVAILABLE_NOW, metrics=metrics)
@@ -135,10 +135,12 @@ def test_an_unusable_checkpoint_is_a_clean_error_and_a_metric(
     assert metrics.sample(CHECKPOINT_WRITE_FAILURES) == 1
 
 
-def test_processing_time_trigger_comes_from_the_job_spec() -> None:
-    from pipelines.jobs import get_job
+def test_processing_time_trigger_comes_from_the_rendered_arguments() -> None:
+    from contracts.job_environment import JobInvocation, parse_invocation
+    from contracts.jobs import get_job
 
-    assert StreamTrigger(get_job("trades-streaming").trigger_seconds) == StreamTrigger(30)
+    rendered = JobInvocation.of(get_job("trades-streaming")).arguments()
+    assert StreamTrigger(parse_invocation(rendered).options()["trigger_seconds"]) == StreamTrigger(30)
     assert str(AVAILABLE_NOW) == "availableNow" and str(StreamTrigger(30)) == "every 30s"
 
 

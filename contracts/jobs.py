@@ -1,7 +1,6 @@
-"""Job specs: one typed spec per pipeline job. The Spark-stack layer renders each into a SparkApplication
-(streaming) or a ScheduledSparkApplication (batch); `spk run <job> --local` runs the same entry point locally.
-
-Pure data and validation: no pyspark import, so the Pulumi program can read the specs."""
+"""Job specs: one typed spec per pipeline job. The Spark layer renders each into a SparkApplication (streaming) or
+a ScheduledSparkApplication (batch) whose arguments carry the entry point and its parameters
+(contracts/job_environment.py); `spk run <job> --local` runs the same entry point locally. Pure data."""
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ SparkMemory = Annotated[str, StringConstraints(pattern=r"^[1-9]\d*[mg]$")]
 #: `module.path:function` — the function the job's entry point calls.
 EntryPoint = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_.]*:[a-z_][a-z0-9_]*$")]
 
-#: What the cluster image runs for every job: `python -m pipelines.entrypoint --job <name>` through spark-submit.
+#: What the cluster image runs for every job through spark-submit, with the job's rendered arguments.
 ENTRYPOINT_FILE = "local:///opt/spark-platform/pipelines/entrypoint.py"
 
 
@@ -76,7 +75,6 @@ class JobSpec(BaseModel):
     profile: Literal["cpu", "gpu"] = "cpu"
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     conf: dict[str, str] = Field(default_factory=dict)
-    arguments: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _mode_rules(self) -> JobSpec:
@@ -97,14 +95,6 @@ class JobSpec(BaseModel):
         if self.profile == "cpu" and self.resources.gpus_per_executor:
             raise ValueError("resources.gpusPerExecutor needs profile gpu")
         return self
-
-    @property
-    def module(self) -> str:
-        return self.entry.split(":", 1)[0]
-
-    @property
-    def function(self) -> str:
-        return self.entry.split(":", 1)[1]
 
 
 def job_spec(**fields: object) -> JobSpec:
@@ -186,6 +176,7 @@ JOBS: dict[str, JobSpec] = {
         ),
     )
 }
+
 
 def get_job(name: str) -> JobSpec:
     try:

@@ -1,0 +1,73 @@
+"""Kubernetes names the layers agree on: platform namespaces, the service accounts that get AWS roles, the groups
+EKS access entries map IAM roles into, ports, labels and the Secrets the platform materialises. Pure data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contracts.project import LABEL_DOMAIN
+
+# -- namespaces and service accounts ----------------------------------------------------------------------
+
+MONITORING_NAMESPACE = "monitoring"
+EXTERNAL_SECRETS_NAMESPACE = "external-secrets"
+KUBE_SYSTEM = "kube-system"
+
+
+@dataclass(frozen=True)
+class ServiceAccountRef:
+    namespace: str
+    name: str
+
+    @property
+    def subject(self) -> str:
+        """The `sub` claim of the account's projected token, used in IRSA trust policies."""
+        return f"system:serviceaccount:{self.namespace}:{self.name}"
+
+
+def spark_driver_account(jobs_namespace: str) -> ServiceAccountRef:
+    """Spark drivers (and the executors they start) of every job run as this account."""
+    return ServiceAccountRef(jobs_namespace, "spark-driver")
+
+
+def history_server_account(system_namespace: str) -> ServiceAccountRef:
+    return ServiceAccountRef(system_namespace, "spark-history-server")
+
+
+def spark_connect_account(jobs_namespace: str) -> ServiceAccountRef:
+    return ServiceAccountRef(jobs_namespace, "spark-connect")
+
+
+CLUSTER_AUTOSCALER_ACCOUNT = ServiceAccountRef(KUBE_SYSTEM, "cluster-autoscaler")
+EBS_CSI_ACCOUNT = ServiceAccountRef(KUBE_SYSTEM, "ebs-csi-controller-sa")
+EXTERNAL_SECRETS_ACCOUNT = ServiceAccountRef(EXTERNAL_SECRETS_NAMESPACE, "external-secrets")
+
+VPC_CNI_ACCOUNT = ServiceAccountRef(KUBE_SYSTEM, "aws-node")
+
+# -- Kubernetes groups the EKS access entries put IAM roles in (the platform layer binds RBAC to them) ----------
+
+#: `cluster.deployerRoleArns`: may manage Spark jobs (incl. the operator's CRDs) in the jobs namespace.
+DEPLOYER_GROUP = "spark-platform:deployers"
+#: `cluster.readOnlyRoleArns`: may read the platform namespaces.
+READ_ONLY_GROUP = "spark-platform:read-only"
+
+#: Service-account annotation that binds a Kubernetes service account to its IRSA role.
+IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
+
+# -- Kubernetes platform layer (namespaces, network policies, secrets) -----------------------------------------
+
+#: Only node-exporter lives here: it needs host namespaces (hostNetwork/hostPID/hostPath), so `privileged` PSA.
+NODE_EXPORTER_NAMESPACE = "monitoring-node"
+#: Namespace label that opts a namespace's pods in as Spark Connect clients (port 15002 in the jobs namespace).
+CONNECT_CLIENT_LABEL = f"{LABEL_DOMAIN}/spark-connect-client"
+SPARK_CONNECT_PORT = 15002
+#: Container port name the Spark driver gives `contracts.metrics.PIPELINE_METRICS_PORT` (PodMonitors select it).
+PIPELINE_METRICS_PORT_NAME = "pipeline-metrics"
+#: Spark's own name for the driver UI container port (4040), which also serves the PrometheusServlet.
+SPARK_UI_PORT_NAME = "spark-ui"
+SPARK_UI_PORT = 4040
+#: Label Spark puts on every pod it creates: `driver` or `executor`.
+SPARK_ROLE_LABEL = "spark-role"
+#: Kubernetes Secrets External Secrets Operator materialises from AWS Secrets Manager.
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+SPARK_CONNECT_TOKEN_SECRET = "spark-connect-token"
