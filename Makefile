@@ -16,8 +16,9 @@ plan:
 	@scripts/setup.sh plan
 	.venv/bin/spk plan dev
 
-# ruff, and the layer contracts of pyproject.toml ([tool.importlinter]).
-LINT = .venv/bin/ruff check . && .venv/bin/lint-imports --no-cache
+# ruff, the layer contracts of pyproject.toml ([tool.importlinter]), and basedpyright over the program, the CLI and
+# the policy pack ([tool.basedpyright]): every resource's arguments type-checked against the provider SDKs.
+LINT = .venv/bin/ruff check . && .venv/bin/lint-imports --no-cache && .venv/bin/basedpyright
 
 lint:
 	@scripts/setup.sh lint

@@ -6,9 +6,12 @@ from components.catalog import IcebergCatalog
 from components.cluster import EksCluster
 from components.cluster_autoscaler import ClusterAutoscaler
 from components.config import load_stack_settings
+from components.deploy_runner import DeployRunner
 from components.eks_addons import EksAddons
+from components.gpu_device_plugin import GpuDevicePlugin
 from components.history_server import HistoryServer
 from components.identity import WorkloadIdentity
+from components.load_balancer_controller import LoadBalancerController
 from components.monitoring import Monitoring
 from components.namespaces import PlatformNamespaces
 from components.network import Network
@@ -37,6 +40,15 @@ cluster = EksCluster(
     deploy_namespaces=[platform.spark.jobs_namespace],
     view_namespaces=[platform.spark.jobs_namespace, platform.spark.system_namespace, MONITORING_NAMESPACE],
 )
+if platform.cluster.deploy_runner is not None:
+    DeployRunner(
+        "deploy-runner",
+        platform.cluster.deploy_runner,
+        context,
+        vpc_id=network.vpc.id,
+        private_subnet_ids=network.private_subnet_ids,
+        cluster_security_group_id=cluster.cluster.vpc_config.cluster_security_group_id,
+    )
 identity = WorkloadIdentity("identity", context, cluster=cluster, storage=storage, spark=platform.spark)
 node_pools = NodePools("node-pools", platform.node_pools, context, cluster=cluster, network=network)
 eks_addons = EksAddons(
@@ -50,6 +62,13 @@ cluster_autoscaler = ClusterAutoscaler(
     role_arn=identity.role_arn("cluster-autoscaler"),
     chart_version=platform.release.charts.cluster_autoscaler,
 )
+if platform.node_pools.gpu.enabled:
+    GpuDevicePlugin(
+        "gpu-device-plugin",
+        cluster=cluster,
+        node_pools=node_pools,
+        chart_version=platform.release.charts.nvidia_device_plugin,
+    )
 
 # -- Kubernetes platform layer: namespaces, RBAC, NetworkPolicies, secrets, monitoring ----------------------------
 platform_namespaces = PlatformNamespaces(
@@ -117,10 +136,24 @@ spark_operator = SparkOperator(
     # Its namespace, its nodes, and the PodMonitor CRD (kube-prometheus-stack) for the chart's PodMonitor.
     depends_on=[node_pools.node_groups["system"], platform_namespaces, monitoring.release],
 )
+# Only for the History Server's ingress of class `alb`; an ingress of another class brings its own controller.
+load_balancer_controller = (
+    LoadBalancerController(
+        "load-balancer-controller",
+        context,
+        cluster=cluster,
+        network=network,
+        node_pools=node_pools,
+        chart_version=platform.release.charts.aws_load_balancer_controller,
+    )
+    if spark.history_server.needs_load_balancer_controller
+    else None
+)
 if spark.history_server.enabled:
     HistoryServer(
         "history-server",
         spark.history_server,
+        ingress_depends_on=[load_balancer_controller.release] if load_balancer_controller else [],
         namespace=spark.system_namespace,
         image=platform.release.spark_image.reference,
         role_arn=identity.role_arn("history-server"),

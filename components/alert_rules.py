@@ -16,13 +16,13 @@ from contracts import metrics as m
 
 class AlertThresholdsArgs(ConfigModel):
     memory_ratio: float = Field(
-        0.95, gt=0, le=1, description="Driver/executor memory use / limit that alerts."
+        default=0.95, gt=0, le=1, description="Driver/executor memory use / limit that alerts."
     )
-    memory_for_minutes: int = Field(5, ge=1, le=60, description="Minutes memory must stay above the ratio.")
-    dlq_ratio: float = Field(0.05, gt=0, le=1, description="Share of records sent to the DLQ that alerts.")
-    latency_p99_seconds: int = Field(600, ge=1, description="End-to-end latency p99 that alerts, seconds.")
+    memory_for_minutes: int = Field(default=5, ge=1, le=60, description="Minutes memory must stay above the ratio.")
+    dlq_ratio: float = Field(default=0.05, gt=0, le=1, description="Share of records sent to the DLQ that alerts.")
+    latency_p99_seconds: int = Field(default=600, ge=1, description="End-to-end latency p99 that alerts, seconds.")
     stall_minutes: int = Field(
-        10, ge=1, description="Minutes without records before a job counts as stalled."
+        default=10, ge=1, description="Minutes without records before a job counts as stalled."
     )
 
 

@@ -6,17 +6,19 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components.iam_policies import Condition, Principal, Statement
+
 
 def deny_insecure_transport(bucket: aws.s3.Bucket) -> aws.iam.GetPolicyDocumentStatementArgs:
     """The statement every bucket policy of the platform starts with: no request without TLS."""
-    return aws.iam.GetPolicyDocumentStatementArgs(
+    return Statement(
         sid="DenyInsecureTransport",
         effect="Deny",
         actions=["s3:*"],
-        principals=[aws.iam.GetPolicyDocumentStatementPrincipalArgs(type="*", identifiers=["*"])],
+        principals=[Principal(type="*", identifiers=["*"])],
         resources=[bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
         conditions=[
-            aws.iam.GetPolicyDocumentStatementConditionArgs(
+            Condition(
                 test="Bool", variable="aws:SecureTransport", values=["false"]
             )
         ],

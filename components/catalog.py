@@ -1,5 +1,5 @@
 """The Iceberg catalog `lake`: by default the AWS Glue Data Catalog, one database per medallion layer created here
-(names from `pipelines.lake`, data under the warehouse bucket); or an existing REST catalog (`spark.catalog.kind:
+(names from `contracts.lake`, data under the warehouse bucket); or an existing REST catalog (`spark.catalog.kind:
 rest`), in which case nothing is created and only the Spark conf changes. Config model: `spark.catalog`
 (components/spark_stack.py `CatalogArgs`)."""
 
@@ -18,8 +18,8 @@ from contracts.lake import LAKE_LAYERS, WAREHOUSE_PREFIX, glue_database
 
 
 class CatalogArgs(ConfigModel):
-    kind: Literal["glue", "rest"] = Field("glue", description="Iceberg catalog: AWS Glue, or a REST catalog.")
-    rest_uri: AnyHttpUrl | None = Field(None, description="REST catalog URI (required when kind is rest).")
+    kind: Literal["glue", "rest"] = Field(default="glue", description="Iceberg catalog: AWS Glue, or a REST catalog.")
+    rest_uri: AnyHttpUrl | None = Field(default=None, description="REST catalog URI (required when kind is rest).")
 
     @model_validator(mode="after")
     def _rest_needs_uri(self) -> CatalogArgs:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from datetime import date
 from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
@@ -18,7 +19,8 @@ import pulumi_kubernetes as kubernetes
 from pydantic import Field, StringConstraints, ValidationInfo, model_validator
 
 from components.context import StackContext
-from components.iam_policies import irsa_trust_policy, service_trust_policy
+from components.deploy_runner import DeployRunnerArgs
+from components.iam_policies import Statement, irsa_trust_policy, service_trust_policy
 from components.model import ConfigModel, environment_of, rule_error
 from components.network import Network, eks_cluster_name
 from contracts.kubernetes import DEPLOYER_GROUP, READ_ONLY_GROUP, VPC_CNI_ACCOUNT
@@ -26,15 +28,42 @@ from contracts.kubernetes import DEPLOYER_GROUP, READ_ONLY_GROUP, VPC_CNI_ACCOUN
 RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")]
 ControlPlaneLog = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
+#: End of EKS standard support per Kubernetes minor version (AWS's EKS version calendar: 14 months after each
+#: version's EKS release). A version missing here is one this release of the platform does not know EKS offers.
+EKS_STANDARD_SUPPORT_ENDS: dict[str, date] = {
+    "1.32": date(2026, 3, 23),
+    "1.33": date(2026, 7, 29),
+    "1.34": date(2026, 12, 2),
+    "1.35": date(2027, 3, 27),
+}
+DEFAULT_KUBERNETES_VERSION = "1.35"
+
+
+def standard_support_problem(version: str, today: date) -> str | None:
+    """Why EKS would refuse (or soon force-upgrade) a cluster on `version` with standard support only."""
+    ends = EKS_STANDARD_SUPPORT_ENDS.get(version)
+    if ends is None:
+        return f"one of the EKS versions this release knows ({', '.join(EKS_STANDARD_SUPPORT_ENDS)})"
+    if ends < today:
+        current = [v for v, end in EKS_STANDARD_SUPPORT_ENDS.items() if end >= today]
+        return (f"a version still in EKS standard support (standard support for {version} ended {ends:%Y-%m-%d}; "
+                f"in support: {', '.join(current) or 'none known: update EKS_STANDARD_SUPPORT_ENDS'})")
+    return None
+
 
 class ClusterArgs(ConfigModel):
     """Stack config block `cluster`."""
 
     kubernetes_version: Annotated[str, StringConstraints(pattern=r"^1\.\d{2}$")] = Field(
-        "1.33", description="EKS Kubernetes minor version, e.g. `1.33`."
+        default=DEFAULT_KUBERNETES_VERSION,
+        description="EKS Kubernetes minor version, e.g. `1.35`; must be in EKS standard support.",
+    )
+    deploy_role_arn: RoleArn = Field(
+        description="The IAM role `pulumi up` runs as (the CI deploy role). It gets cluster-admin through an EKS "
+        "access entry, which the in-cluster resources wait for: it creates namespaces, cluster roles and CRDs."
     )
     endpoint_public_access: bool = Field(
-        False, description="Expose the API endpoint publicly. Never in prod; elsewhere only with CIDRs."
+        default=False, description="Expose the API endpoint publicly. Never in prod; elsewhere only with CIDRs."
     )
     public_access_cidrs: list[IPv4Network] = Field(
         default_factory=list, description="CIDRs allowed to reach a public endpoint (required when public)."
@@ -52,13 +81,36 @@ class ClusterArgs(ConfigModel):
         default_factory=lambda: ["api", "audit", "authenticator", "controllerManager", "scheduler"],
         description="Control-plane log types sent to CloudWatch.",
     )
-    log_retention_days: int = Field(90, ge=1, le=3653, description="Control-plane log retention, in days.")
+    log_retention_days: int = Field(default=90, ge=1, le=3653, description="Control-plane log retention, in days.")
+    deploy_runner: DeployRunnerArgs | None = Field(
+        default=None,
+        description="A GitHub Actions runner the platform hosts in the VPC (AWS CodeBuild) that the deploy workflow "
+        "runs on; required unless the deploy machines' egress is allow-listed on a public endpoint.",
+    )
+    deploy_egress_cidrs: list[IPv4Network] = Field(
+        default_factory=list,
+        description="Without a deploy runner: the egress CIDRs of the machines that run `pulumi up` (each inside "
+        "`publicAccessCidrs`).",
+    )
 
     @model_validator(mode="after")
     def _check_endpoint(self, info: ValidationInfo) -> ClusterArgs:
         # The deployer gets no implicit admin rights, so a stack without admin roles locks everyone out.
         if environment_of(info) is not None and not self.admin_role_arns:
             raise rule_error("adminRoleArns", "at least one IAM role ARN (nobody else can administer the cluster)", [])
+        self._check_deploy_path()
+        problem = standard_support_problem(self.kubernetes_version, date.today())
+        if problem:
+            raise rule_error("kubernetesVersion", problem, self.kubernetes_version)
+        # EKS allows one access entry per principal: a role listed twice would fail the deploy.
+        seen: set[str] = {self.deploy_role_arn}
+        for field, arns in (("adminRoleArns", self.admin_role_arns), ("deployerRoleArns", self.deployer_role_arns),
+                            ("readOnlyRoleArns", self.read_only_role_arns)):
+            again = sorted({arn for arn in arns if arn in seen or arns.count(arn) > 1})
+            if again:
+                raise rule_error(field, "each IAM role once across deployRoleArn and the access lists (EKS: one "
+                                 "access entry per role)", again)
+            seen.update(arns)
         if not self.endpoint_public_access:
             return self
         if environment_of(info) == "prod":
@@ -69,6 +121,33 @@ class ClusterArgs(ConfigModel):
         if open_cidrs:
             raise rule_error("publicAccessCidrs", "specific CIDRs, not the whole internet", open_cidrs)
         return self
+
+
+    def _check_deploy_path(self) -> None:
+        """`pulumi up` must reach the API endpoint from where it runs: from the runner inside the VPC, or from
+        machines whose egress the public endpoint admits (GitHub-hosted runners have no stable egress)."""
+        if self.deploy_runner is not None:
+            if self.deploy_egress_cidrs:
+                raise rule_error("deployEgressCidrs", "nothing when a deployRunner deploys (it runs inside the VPC)",
+                                 [str(cidr) for cidr in self.deploy_egress_cidrs])
+            return
+        if not self.endpoint_public_access:
+            raise rule_error(
+                "deployRunner",
+                "a deploy runner inside the VPC (the endpoint is private: nothing outside the VPC can deploy)",
+                None,
+            )
+        if not self.deploy_egress_cidrs:
+            raise rule_error(
+                "deployEgressCidrs", "the deploy machines' egress CIDRs, or a deployRunner (no deploy path)", []
+            )
+        unreachable = [
+            str(cidr) for cidr in self.deploy_egress_cidrs
+            if not any(cidr.subnet_of(allowed) for allowed in self.public_access_cidrs)
+        ]
+        if unreachable:
+            raise rule_error("deployEgressCidrs", "CIDRs inside publicAccessCidrs (else the deploy is refused)",
+                             unreachable)
 
 
 ACCESS_POLICY = "arn:aws:eks::aws:cluster-access-policy"
@@ -131,7 +210,7 @@ class EksCluster(pulumi.ComponentResource):
         )
         use_key = aws.iam.get_policy_document_output(
             statements=[
-                aws.iam.GetPolicyDocumentStatementArgs(
+                Statement(
                     sid="EnvelopeEncryption",
                     actions=["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"],
                     resources=[self.secrets_key.arn],
@@ -175,7 +254,8 @@ class EksCluster(pulumi.ComponentResource):
                 provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=self.secrets_key.arn),
             ),
             enabled_cluster_log_types=list(args.log_types),
-            # Standard support only: extended support costs 6x per cluster-hour and hides overdue upgrades.
+            # Standard support only: extended support costs 6x per cluster-hour and hides overdue upgrades
+            # (config validation refuses a version whose standard support has ended).
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
             deletion_protection=context.protect_stateful,
             tags=context.tags,
@@ -188,7 +268,8 @@ class EksCluster(pulumi.ComponentResource):
 
         self._access_entries(args, deploy_namespaces, view_namespaces)
 
-        issuer_url = self.cluster.identities.apply(lambda identities: identities[0].oidcs[0].issuer)
+        # An EKS cluster always has exactly one OIDC issuer; the SDK types every level as optional.
+        issuer_url = self.cluster.identities.apply(lambda identities: str(identities[0].oidcs[0].issuer))  # pyright: ignore[reportOptionalSubscript]
         self.oidc_issuer: pulumi.Output[str] = issuer_url.apply(lambda url: url.removeprefix("https://"))
         self.oidc_provider = aws.iam.OpenIdConnectProvider(
             "oidc-provider",
@@ -210,7 +291,7 @@ class EksCluster(pulumi.ComponentResource):
             kubeconfig=self.kubeconfig,
             # The cluster's name, not the kubeconfig, identifies it: a new token format does not replace resources.
             cluster_identifier=self.cluster.name,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.addons.values())),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.addons.values(), *self.deploy_access]),
         )
 
         self.register_outputs(
@@ -229,6 +310,7 @@ class EksCluster(pulumi.ComponentResource):
         """Admins get cluster-admin; deployers edit and readers view, only in the platform namespaces. Their
         Kubernetes groups let the platform layer add RBAC for the Spark CRDs, which EKS policies do not cover."""
         grants: list[tuple[AccessLevel, str, str, list[str] | None, list[str]]] = [
+            ("admin", args.deploy_role_arn, "AmazonEKSClusterAdminPolicy", None, []),
             *[("admin", arn, "AmazonEKSClusterAdminPolicy", None, []) for arn in args.admin_role_arns],
             *[
                 ("deployer", arn, "AmazonEKSEditPolicy", list(deploy_namespaces), [DEPLOYER_GROUP])
@@ -240,6 +322,9 @@ class EksCluster(pulumi.ComponentResource):
             ],
         ]
         self.access_entries: dict[str, aws.eks.AccessEntry] = {}
+        #: The deploy role's entry and policy association: the Kubernetes provider waits for them, or its first
+        #: requests race them and are refused.
+        self.deploy_access: list[pulumi.Resource] = []
         for level, role_arn, policy, namespaces, groups in grants:
             if namespaces is not None and not namespaces:
                 raise ValueError(f"{level} access entries need the namespaces they are scoped to")
@@ -252,7 +337,7 @@ class EksCluster(pulumi.ComponentResource):
                 kubernetes_groups=groups or None,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            aws.eks.AccessPolicyAssociation(
+            association = aws.eks.AccessPolicyAssociation(
                 f"access-{key}-policy",
                 cluster_name=self.cluster.name,
                 principal_arn=entry.principal_arn,
@@ -263,6 +348,8 @@ class EksCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.access_entries[key] = entry
+            if role_arn == args.deploy_role_arn:
+                self.deploy_access += [entry, association]
 
     def _node_bootstrap_addons(self, context: StackContext) -> dict[str, aws.eks.Addon]:
         """The add-ons a node needs to become Ready; created before any node group."""

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pulumi
-import pulumi_kubernetes as kubernetes
 
 from components.context import StackContext
+from components.helm import chart_release
 from contracts.kubernetes import CLUSTER_AUTOSCALER_ACCOUNT
 from contracts.node_pools import NodePoolContract
 
@@ -77,12 +77,11 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("spark-platform:cluster_autoscaler:ClusterAutoscaler", name, None, opts)
-        self.release = kubernetes.helm.v3.Release(
+        self.release = chart_release(
             "cluster-autoscaler",
-            name="cluster-autoscaler",
             chart="cluster-autoscaler",
             version=chart_version,
-            repository_opts=kubernetes.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+            repository=CHART_REPOSITORY,
             namespace=CLUSTER_AUTOSCALER_ACCOUNT.namespace,
             values=autoscaler_values(node_pools.contract, cluster.cluster.name, context.region, role_arn),
             opts=pulumi.ResourceOptions(

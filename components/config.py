@@ -58,6 +58,14 @@ class ChartVersionsArgs(ConfigModel):
     cluster_autoscaler: Version = Field(description="kubernetes/autoscaler cluster-autoscaler chart version.")
     external_secrets: Version = Field(description="external-secrets chart version.")
     nvidia_device_plugin: Version = Field(description="NVIDIA k8s-device-plugin chart version.")
+    aws_load_balancer_controller: Version | None = Field(
+        default=None,
+        # Unset stays out of the exported release, which then matches the stack file's block (what promote moves).
+        exclude_if=lambda version: version is None,
+        description="aws/eks-charts aws-load-balancer-controller chart version, installed only when the History "
+        "Server's ingress uses class `alb`. Unset: the platform's default, 3.5.0 "
+        "(components/load_balancer_controller.py); pin it here to promote a change like the other charts.",
+    )
 
 
 class ReleaseArgs(ConfigModel):
@@ -74,16 +82,16 @@ class PlatformConfig(ConfigModel):
 
     environment: Environment = Field(description="Which environment this stack is: dev, staging or prod.")
     release: ReleaseArgs = Field(description="The promotable release.")
-    network: NetworkArgs = Field(default_factory=NetworkArgs, description="VPC and subnets.")
-    cluster: ClusterArgs = Field(default_factory=ClusterArgs, description="EKS control plane and access.")
-    node_pools: NodePoolsArgs = Field(default_factory=NodePoolsArgs, description="Managed node groups.")
-    storage: StorageArgs = Field(default_factory=StorageArgs, description="S3 buckets and their KMS key.")
-    monitoring: MonitoringArgs = Field(default_factory=MonitoringArgs, description="Prometheus and alerts.")
+    network: NetworkArgs = Field(default_factory=lambda: NetworkArgs(), description="VPC and subnets.")
+    cluster: ClusterArgs = Field(description="EKS control plane and access (`deployRoleArn` is required).")
+    node_pools: NodePoolsArgs = Field(default_factory=lambda: NodePoolsArgs(), description="Managed node groups.")
+    storage: StorageArgs = Field(default_factory=lambda: StorageArgs(), description="S3 buckets and their KMS key.")
+    monitoring: MonitoringArgs = Field(default_factory=lambda: MonitoringArgs(), description="Prometheus and alerts.")
     namespaces: NamespacesArgs = Field(
-        default_factory=NamespacesArgs, description="Platform namespaces: jobs quota and container limits."
+        default_factory=lambda: NamespacesArgs(), description="Platform namespaces: jobs quota and container limits."
     )
-    spark: SparkArgs = Field(default_factory=SparkArgs, description="Spark Operator, catalog, servers.")
-    jobs: JobsArgs = Field(default_factory=JobsArgs, description="Which pipeline jobs run, with overrides.")
+    spark: SparkArgs = Field(default_factory=lambda: SparkArgs(), description="Spark Operator, catalog, servers.")
+    jobs: JobsArgs = Field(default_factory=lambda: JobsArgs(), description="Which pipeline jobs run, with overrides.")
     tags: dict[str, str] = Field(default_factory=dict, description="Extra tags on every AWS resource.")
 
     @model_validator(mode="after")
@@ -158,7 +166,7 @@ def parse_stack_settings(
         config = None
     if problems or config is None:
         raise PlatformConfigError(problems)
-    return StackSettings(stack=stack, region=region, platform=config)
+    return StackSettings(stack=stack, region=str(region), platform=config)
 
 
 def problems_from_validation(

@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import StackContext
-from components.iam_policies import Condition, Statement, irsa_trust_policy
+from components.iam_policies import AccountArns, Condition, PolicyStatement, Statement, irsa_trust_policy
 from contracts.kubernetes import (
     CLUSTER_AUTOSCALER_ACCOUNT,
     EBS_CSI_ACCOUNT,
@@ -64,20 +64,6 @@ ROLE_KEYS = (
 )
 
 
-@dataclass(frozen=True)
-class _Arns:
-    """ARN builders for one account and region."""
-
-    partition: pulumi.Output[str]
-    region: str
-    account: pulumi.Output[str]
-
-    def arn(self, service: str, resource: str, *, regional: bool = True) -> pulumi.Output[str]:
-        return pulumi.Output.concat(
-            "arn:", self.partition, f":{service}:{self.region if regional else ''}:", self.account, ":", resource
-        )
-
-
 class WorkloadIdentity(pulumi.ComponentResource):
     """One IRSA role per service account; `role_arn(key)` for the keys in `ROLE_KEYS`."""
 
@@ -94,7 +80,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
         invoke = pulumi.InvokeOutputOptions(parent=self)
         self._context = context
         self._cluster = cluster
-        arns = _Arns(
+        arns = AccountArns(
             partition=aws.get_partition_output(opts=invoke).partition,
             region=context.region,
             account=aws.get_caller_identity_output(opts=invoke).account_id,
@@ -146,7 +132,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
         except KeyError:
             raise KeyError(f"no workload identity {key!r}; known: {', '.join(ROLE_KEYS)}") from None
 
-    def _role(self, key: str, account: ServiceAccountRef, statements: Sequence[Statement]) -> aws.iam.Role:
+    def _role(self, key: str, account: ServiceAccountRef, statements: Sequence[PolicyStatement]) -> aws.iam.Role:
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{key}-role",
@@ -165,7 +151,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
             aws.iam.RolePolicy(f"{key}-access", role=role.id, policy=document.json, opts=child)
         return role
 
-    def _lakehouse_statements(self, storage: ObjectStorage, arns: _Arns) -> list[Statement]:
+    def _lakehouse_statements(self, storage: ObjectStorage, arns: AccountArns) -> list[PolicyStatement]:
         """Spark jobs and Spark Connect: the lakehouse tables and checkpoints, and their own event logs."""
         data_buckets = [storage.warehouse_bucket.arn, storage.checkpoint_bucket.arn]
         event_logs = storage.event_log_bucket.arn
@@ -196,7 +182,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
         ]
 
     @staticmethod
-    def _event_log_read_statements(storage: ObjectStorage, key_arn: pulumi.Output[str]) -> list[Statement]:
+    def _event_log_read_statements(storage: ObjectStorage, key_arn: pulumi.Output[str]) -> list[PolicyStatement]:
         """The History Server only reads event logs."""
         event_logs = storage.event_log_bucket.arn
         return [
@@ -210,7 +196,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
         ]
 
     @staticmethod
-    def _autoscaler_statements(cluster: EksCluster, arns: _Arns) -> list[Statement]:
+    def _autoscaler_statements(cluster: EksCluster, arns: AccountArns) -> list[PolicyStatement]:
         """Scale only this cluster's node groups (tag condition); describe calls take no resource ARNs."""
         return [
             Statement(
@@ -257,7 +243,7 @@ def _event_log_objects(event_logs: pulumi.Output[str]) -> list[pulumi.Output[str
     ]
 
 
-def _list_event_log_prefix(event_logs: pulumi.Output[str]) -> Statement:
+def _list_event_log_prefix(event_logs: pulumi.Output[str]) -> PolicyStatement:
     """Listing the event-log bucket, limited to the Spark event-log prefix (jobs and History Server alike)."""
     condition = Condition(test="StringLike", variable="s3:prefix", values=[EVENT_LOG_PREFIX, f"{EVENT_LOG_PREFIX}/*"])
     return Statement(

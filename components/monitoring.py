@@ -14,6 +14,7 @@ import pulumi_kubernetes as kubernetes
 from pydantic import Field
 
 from components.alert_rules import AlertThresholdsArgs, alert_rule_groups
+from components.helm import chart_release
 from components.model import ConfigModel
 from contracts.kubernetes import (
     GRAFANA_ADMIN_SECRET,
@@ -34,12 +35,12 @@ if TYPE_CHECKING:
 class MonitoringArgs(ConfigModel):
     """Stack config block `monitoring`."""
 
-    retention_days: int = Field(15, ge=1, le=365, description="Prometheus TSDB retention, days.")
-    storage_gib: int = Field(50, ge=10, le=4096, description="Prometheus persistent volume size, GiB.")
-    alertmanager_enabled: bool = Field(True, description="Run Alertmanager.")
-    grafana_enabled: bool = Field(True, description="Run Grafana with the platform dashboards.")
+    retention_days: int = Field(default=15, ge=1, le=365, description="Prometheus TSDB retention, days.")
+    storage_gib: int = Field(default=50, ge=10, le=4096, description="Prometheus persistent volume size, GiB.")
+    alertmanager_enabled: bool = Field(default=True, description="Run Alertmanager.")
+    grafana_enabled: bool = Field(default=True, description="Run Grafana with the platform dashboards.")
     thresholds: AlertThresholdsArgs = Field(
-        default_factory=AlertThresholdsArgs, description="Alert thresholds, tunable per stack."
+        default_factory=lambda: AlertThresholdsArgs(), description="Alert thresholds, tunable per stack."
     )
 
 
@@ -157,12 +158,11 @@ class Monitoring(pulumi.ComponentResource):
             reclaim_policy="Retain",
             opts=child,
         )
-        self.release = kubernetes.helm.v3.Release(
+        self.release = chart_release(
             RELEASE_NAME,
-            name=RELEASE_NAME,
             chart="kube-prometheus-stack",
             version=chart_version,
-            repository_opts=kubernetes.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+            repository=CHART_REPOSITORY,
             namespace=monitoring,
             values=prometheus_stack_values(args),
             opts=pulumi.ResourceOptions.merge(

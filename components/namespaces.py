@@ -22,12 +22,12 @@ PURPOSE_LABEL = "spark-platform.io/purpose"
 class JobsQuotaArgs(ConfigModel):
     """Ceilings for everything running in the Spark jobs namespace together (a runaway job cannot starve others)."""
 
-    requests_cpu: float = Field(256, gt=0, le=100_000, description="Sum of CPU requests, cores.")
-    requests_memory_gib: int = Field(2048, ge=1, le=1_000_000, description="Sum of memory requests, GiB.")
-    limits_memory_gib: int = Field(2048, ge=1, le=1_000_000, description="Sum of memory limits, GiB.")
-    pods: int = Field(500, ge=1, le=100_000, description="Pods (drivers + executors).")
-    persistent_volume_claims: int = Field(100, ge=0, le=10_000, description="PersistentVolumeClaims.")
-    requests_storage_gib: int = Field(5000, ge=0, le=1_000_000, description="Sum of PVC storage requests, GiB.")
+    requests_cpu: float = Field(default=256, gt=0, le=100_000, description="Sum of CPU requests, cores.")
+    requests_memory_gib: int = Field(default=2048, ge=1, le=1_000_000, description="Sum of memory requests, GiB.")
+    limits_memory_gib: int = Field(default=2048, ge=1, le=1_000_000, description="Sum of memory limits, GiB.")
+    pods: int = Field(default=500, ge=1, le=100_000, description="Pods (drivers + executors).")
+    persistent_volume_claims: int = Field(default=100, ge=0, le=10_000, description="PersistentVolumeClaims.")
+    requests_storage_gib: int = Field(default=5000, ge=0, le=1_000_000, description="Sum of PVC storage requests, GiB.")
 
     @model_validator(mode="after")
     def _limits_cover_requests(self) -> JobsQuotaArgs:
@@ -40,11 +40,11 @@ class JobsQuotaArgs(ConfigModel):
 class JobsContainerLimitsArgs(ConfigModel):
     """Per-container defaults (for containers that set none) and maxima in the Spark jobs namespace."""
 
-    default_cpu_request: float = Field(0.5, gt=0, le=256, description="CPU request when a container sets none.")
-    default_memory_request_mib: int = Field(512, ge=16, description="Memory request when none is set, MiB.")
-    default_memory_limit_mib: int = Field(1024, ge=16, description="Memory limit when none is set, MiB.")
-    max_cpu: float = Field(16, gt=0, le=256, description="Largest CPU limit one container may have, cores.")
-    max_memory_gib: int = Field(128, ge=1, le=4096, description="Largest memory limit one container may have.")
+    default_cpu_request: float = Field(default=0.5, gt=0, le=256, description="CPU request when a container sets none.")
+    default_memory_request_mib: int = Field(default=512, ge=16, description="Memory request when none is set, MiB.")
+    default_memory_limit_mib: int = Field(default=1024, ge=16, description="Memory limit when none is set, MiB.")
+    max_cpu: float = Field(default=16, gt=0, le=256, description="Largest CPU limit one container may have, cores.")
+    max_memory_gib: int = Field(default=128, ge=1, le=4096, description="Largest memory limit one container may have.")
 
     @model_validator(mode="after")
     def _ordered(self) -> JobsContainerLimitsArgs:
@@ -62,9 +62,11 @@ class JobsContainerLimitsArgs(ConfigModel):
 class NamespacesArgs(ConfigModel):
     """Stack config block `namespaces`: quota and container limits of the Spark jobs namespace."""
 
-    jobs_quota: JobsQuotaArgs = Field(default_factory=JobsQuotaArgs, description="Jobs namespace ResourceQuota.")
+    jobs_quota: JobsQuotaArgs = Field(
+        default_factory=lambda: JobsQuotaArgs(), description="Jobs namespace ResourceQuota."
+    )
     jobs_container_limits: JobsContainerLimitsArgs = Field(
-        default_factory=JobsContainerLimitsArgs, description="Jobs namespace LimitRange."
+        default_factory=lambda: JobsContainerLimitsArgs(), description="Jobs namespace LimitRange."
     )
 
     @model_validator(mode="after")

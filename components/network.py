@@ -11,26 +11,27 @@ from pydantic import Field, ValidationInfo, model_validator
 
 from components.buckets import deny_insecure_transport, make_private
 from components.context import StackContext
+from components.iam_policies import Condition, Principal, Statement
 from components.model import ConfigModel, environment_of, rule_error
 
 
 class FlowLogsArgs(ConfigModel):
-    enabled: bool = Field(True, description="Capture VPC flow logs. Required in staging and prod.")
-    destination: Literal["cloudwatch", "s3"] = Field("cloudwatch", description="Where flow logs go.")
-    retention_days: int = Field(90, ge=1, le=3653, description="CloudWatch retention of flow logs, in days.")
+    enabled: bool = Field(default=True, description="Capture VPC flow logs. Required in staging and prod.")
+    destination: Literal["cloudwatch", "s3"] = Field(default="cloudwatch", description="Where flow logs go.")
+    retention_days: int = Field(default=90, ge=1, le=3653, description="CloudWatch retention of flow logs, in days.")
 
 
 class NetworkArgs(ConfigModel):
     """Stack config block `network`."""
 
-    vpc_cidr: IPv4Network = Field(IPv4Network("10.0.0.0/16"), description="VPC CIDR; /16 to /20.")
+    vpc_cidr: IPv4Network = Field(default=IPv4Network("10.0.0.0/16"), description="VPC CIDR; /16 to /20.")
     az_count: int = Field(
-        3, ge=2, le=6, description="Availability zones the VPC spans (EKS needs at least 2)."
+        default=3, ge=2, le=6, description="Availability zones the VPC spans (EKS needs at least 2)."
     )
     nat_gateways: Literal["single", "perAz"] = Field(
-        "perAz", description="`single` NAT gateway (cheap, one AZ's failure cuts egress) or one per AZ."
+        default="perAz", description="`single` NAT gateway (cheap, one AZ's failure cuts egress) or one per AZ."
     )
-    flow_logs: FlowLogsArgs = Field(default_factory=FlowLogsArgs, description="VPC flow logs.")
+    flow_logs: FlowLogsArgs = Field(default_factory=lambda: FlowLogsArgs(), description="VPC flow logs.")
 
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> NetworkArgs:
@@ -233,10 +234,10 @@ class Network(pulumi.ComponentResource):
         )
         trust = aws.iam.get_policy_document_output(
             statements=[
-                aws.iam.GetPolicyDocumentStatementArgs(
+                Statement(
                     actions=["sts:AssumeRole"],
                     principals=[
-                        aws.iam.GetPolicyDocumentStatementPrincipalArgs(
+                        Principal(
                             type="Service", identifiers=["vpc-flow-logs.amazonaws.com"]
                         )
                     ],
@@ -261,12 +262,12 @@ class Network(pulumi.ComponentResource):
         )
         write_logs = aws.iam.get_policy_document_output(
             statements=[
-                aws.iam.GetPolicyDocumentStatementArgs(
+                Statement(
                     sid="WriteFlowLogStreams",
                     actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                     resources=[pulumi.Output.concat(log_group_arn, ":log-stream:*")],
                 ),
-                aws.iam.GetPolicyDocumentStatementArgs(
+                Statement(
                     sid="DescribeFlowLogStreams", actions=["logs:DescribeLogStreams"], resources=[log_group_arn]
                 ),
             ],
@@ -324,22 +325,22 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
         delivery = [
-            aws.iam.GetPolicyDocumentStatementPrincipalArgs(type="Service", identifiers=["delivery.logs.amazonaws.com"])
+            Principal(type="Service", identifiers=["delivery.logs.amazonaws.com"])
         ]
-        from_this_account = aws.iam.GetPolicyDocumentStatementConditionArgs(
+        from_this_account = Condition(
             test="StringEquals", variable="aws:SourceAccount", values=[account_id]
         )
         policy = aws.iam.get_policy_document_output(
             statements=[
                 deny_insecure_transport(bucket),
-                aws.iam.GetPolicyDocumentStatementArgs(
+                Statement(
                     sid="AWSLogDeliveryWrite",
                     actions=["s3:PutObject"],
                     principals=delivery,
                     resources=[pulumi.Output.concat(bucket.arn, "/AWSLogs/", account_id, "/*")],
                     conditions=[from_this_account],
                 ),
-                aws.iam.GetPolicyDocumentStatementArgs(
+                Statement(
                     sid="AWSLogDeliveryCheck",
                     actions=["s3:GetBucketAcl", "s3:ListBucket"],
                     principals=delivery,

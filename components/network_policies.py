@@ -3,13 +3,13 @@ the traffic it exists for (in the code and in the object's `spark-platform.io/wh
 `kubectl describe` tells an operator the same). Enforced by the VPC CNI's network policy agent
 (components/cluster.py turns it on).
 
-No Args model: ports and peers follow from the contracts (components/contracts.py, pipelines/metric_names.py)
+No Args model: ports and peers follow from the contracts (contracts/kubernetes.py, contracts/metrics.py)
 and the VPC CIDR."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pulumi
 import pulumi_kubernetes as kubernetes
@@ -161,10 +161,15 @@ def namespace_allows(
         ),
     ]
     if history_server_ingress:
+        # With `ip` targets the internal ALB connects straight to the pod, from its own addresses in the subnets the
+        # AWS Load Balancer Controller picks (tagged kubernetes.io/role/internal-elb: the private subnets), for both
+        # requests and health checks. Those addresses change and no selector can name them, so the peer is the VPC
+        # CIDR: nothing outside the VPC reaches the pod, and inside it the ALB admits the same clients anyway.
         allows[system].append(
             Allow(
                 "allow-history-server-ingress",
-                "The internal load balancer (IP targets in the VPC) forwards History Server UI requests.",
+                "The internal ALB (IP targets, addresses inside the VPC) forwards History Server UI requests and "
+                "runs its health checks on the UI port.",
                 ("Ingress",),
                 pod_selector={"app.kubernetes.io/name": HISTORY_SERVER_APP},
                 peers=(cidr(vpc_cidr),),
@@ -264,7 +269,7 @@ class PlatformNetworkPolicies(pulumi.ComponentResource):
                         labels={"app.kubernetes.io/part-of": PROJECT},
                         annotations={WHY_ANNOTATION: allow.why},
                     ),
-                    spec={
+                    spec=cast(Any, {  # a dict in the API's own field names; validated against the schema in tests
                         "podSelector": {"matchLabels": allow.pod_selector} if allow.pod_selector else {},
                         "policyTypes": list(allow.directions),
                         # The deny-all policy has no rules: with both types listed, no traffic matches it.
@@ -272,7 +277,7 @@ class PlatformNetworkPolicies(pulumi.ComponentResource):
                            if "Ingress" in allow.directions and allow is not deny_all else {}),
                         **({"egress": [_rule(allow, "Egress")]}
                            if "Egress" in allow.directions and allow is not deny_all else {}),
-                    },
+                    }),
                     opts=child,
                 )
         self.register_outputs({"policies": sorted(self.policies)})

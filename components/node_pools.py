@@ -30,11 +30,11 @@ ARM_FAMILY = re.compile(r"^[a-z]+\d+g[a-z]*\.")
 
 class NodePoolArgs(ConfigModel):
     instance_types: list[InstanceType] = Field(min_length=1, description="EC2 instance types for the pool.")
-    capacity_type: CapacityType = Field("ON_DEMAND", description="`ON_DEMAND` or `SPOT`.")
+    capacity_type: CapacityType = Field(default="ON_DEMAND", description="`ON_DEMAND` or `SPOT`.")
     min_size: int = Field(ge=0, le=1000, description="Minimum nodes (autoscaler floor).")
     desired_size: int = Field(ge=0, le=1000, description="Initial nodes; the autoscaler owns it afterwards.")
     max_size: int = Field(ge=1, le=1000, description="Maximum nodes (autoscaler ceiling).")
-    disk_size_gib: int = Field(50, ge=20, le=2000, description="Encrypted gp3 root volume size, GiB.")
+    disk_size_gib: int = Field(default=50, ge=20, le=2000, description="Encrypted gp3 root volume size, GiB.")
 
     @model_validator(mode="after")
     def _x86_only(self) -> NodePoolArgs:
@@ -55,7 +55,7 @@ class NodePoolArgs(ConfigModel):
 
 
 class GpuNodePoolArgs(NodePoolArgs):
-    enabled: bool = Field(False, description="Create the GPU pool (and the NVIDIA device plugin).")
+    enabled: bool = Field(default=False, description="Create the GPU pool (and the NVIDIA device plugin).")
 
 
 def _system_pool() -> NodePoolArgs:
@@ -88,7 +88,7 @@ class NodePoolsArgs(ConfigModel):
     """Stack config block `nodePools`."""
 
     capacity_profile: Literal["spot", "on-demand"] = Field(
-        "spot", description="`spot`: executors must run on spot capacity. `on-demand`: executors may not."
+        default="spot", description="`spot`: executors must run on spot capacity. `on-demand`: executors may not."
     )
     system: NodePoolArgs = Field(default_factory=_system_pool, description="Add-ons, operators, monitoring.")
     drivers: NodePoolArgs = Field(default_factory=_driver_pool, description="Spark drivers only (on-demand).")

@@ -16,6 +16,7 @@ import pulumi_kubernetes as kubernetes
 import pulumi_random as random
 
 from components.context import StackContext
+from components.helm import chart_release
 from contracts.kubernetes import (
     EXTERNAL_SECRETS_ACCOUNT,
     GRAFANA_ADMIN_SECRET,
@@ -114,7 +115,7 @@ class PlatformSecrets(pulumi.ComponentResource):
                 tags=context.tags,
                 opts=aws_child,
             )
-            document = dict.fromkeys(spec.keys, password.result)
+            document: dict[str, pulumi.Input[str]] = dict.fromkeys(spec.keys, password.result)
             if "admin-user" in document:
                 document["admin-user"] = GRAFANA_ADMIN_USER
             aws.secretsmanager.SecretVersion(
@@ -126,12 +127,11 @@ class PlatformSecrets(pulumi.ComponentResource):
             )
             self.secrets[spec.purpose] = secret
 
-        self.release = kubernetes.helm.v3.Release(
+        self.release = chart_release(
             "external-secrets",
-            name="external-secrets",
             chart="external-secrets",
             version=chart_version,
-            repository_opts=kubernetes.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+            repository=CHART_REPOSITORY,
             namespace=namespaces.namespaces[EXTERNAL_SECRETS_ACCOUNT.namespace].metadata.name,
             values=external_secrets_values(role_arn),
             opts=pulumi.ResourceOptions.merge(kube_child, pulumi.ResourceOptions(depends_on=list(depends_on))),

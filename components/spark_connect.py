@@ -24,13 +24,13 @@ from contracts.spark import SPARK_VERSION
 
 
 class SparkConnectArgs(ConfigModel):
-    enabled: bool = Field(False, description="Run a Spark Connect server for notebooks and BI clients.")
-    min_executors: int = Field(0, ge=0, le=200, description="Dynamic allocation floor for the server.")
-    max_executors: int = Field(10, ge=1, le=500, description="Dynamic allocation ceiling for the server.")
-    server_cores: int = Field(2, ge=1, le=16, description="Server (driver) cores.")
-    server_memory: SparkMemory = Field("4g", description="Server (driver) memory, e.g. `4g`.")
-    executor_cores: int = Field(2, ge=1, le=32, description="Cores per executor.")
-    executor_memory: SparkMemory = Field("4g", description="Memory per executor, e.g. `4g`.")
+    enabled: bool = Field(default=False, description="Run a Spark Connect server for notebooks and BI clients.")
+    min_executors: int = Field(default=0, ge=0, le=200, description="Dynamic allocation floor for the server.")
+    max_executors: int = Field(default=10, ge=1, le=500, description="Dynamic allocation ceiling for the server.")
+    server_cores: int = Field(default=2, ge=1, le=16, description="Server (driver) cores.")
+    server_memory: SparkMemory = Field(default="4g", description="Server (driver) memory, e.g. `4g`.")
+    executor_cores: int = Field(default=2, ge=1, le=32, description="Cores per executor.")
+    executor_memory: SparkMemory = Field(default="4g", description="Memory per executor, e.g. `4g`.")
 
     @model_validator(mode="after")
     def _bounds(self) -> SparkConnectArgs:
@@ -155,7 +155,7 @@ class SparkConnectServer(pulumi.ComponentResource):
         binding = kubernetes.rbac.v1.RoleBinding(
             "spark-connect-role-binding",
             metadata={"name": APP, "namespace": namespace, "labels": labels},
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": APP},
+            role_ref=kubernetes.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="Role", name=APP),
             subjects=[{"kind": "ServiceAccount", "name": account.name, "namespace": namespace}],
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[*depends_on, role]),
         )

@@ -18,7 +18,15 @@ from components.context import StackContext
 from components.model import ConfigModel, rule_error
 from components.pod_security import SAFE_TO_EVICT, container_security_context, placement, pod_security_context
 from components.spark_conf import SparkConf, job_conf, s3_uri
-from contracts.job_environment import BootstrapServers, DqMode, JobInvocation, SourceKind, default_topics, render_env
+from contracts.job_environment import (
+    BootstrapServers,
+    DqMode,
+    JobInvocation,
+    KafkaTopics,
+    SourceKind,
+    default_topics,
+    render_env,
+)
 from contracts.jobs import ENTRYPOINT_FILE, JOBS, JobSpec
 from contracts.kubernetes import PIPELINE_METRICS_PORT_NAME
 from contracts.lake import (
@@ -39,7 +47,7 @@ JOB_LABEL = f"{LABEL_DOMAIN}/job"
 
 
 class JobOverrideArgs(ConfigModel):
-    suspend: bool = Field(False, description="Render the job but suspend it (no scheduled or streaming runs).")
+    suspend: bool = Field(default=False, description="Render the job but suspend it (no scheduled or streaming runs).")
     conf: dict[str, str] = Field(
         default_factory=dict, description="Spark conf for this job in this stack; wins over every other layer."
     )
@@ -49,16 +57,10 @@ class KafkaSourceArgs(ConfigModel):
     bootstrap_servers: BootstrapServers = Field(
         description="Brokers the streaming ingest reads, `host:port[,host:port]` (e.g. your MSK bootstrap brokers)."
     )
-    topics: dict[str, str] = Field(
-        default_factory=default_topics, description="Topic of each exchange's trades, keyed by exchange."
+    topics: KafkaTopics = Field(
+        default_factory=default_topics,
+        description=f"Topic of each exchange's trades, one per exchange ({', '.join(EXCHANGES)}).",
     )
-
-    @model_validator(mode="after")
-    def _known_exchanges(self) -> KafkaSourceArgs:
-        unknown = sorted(set(self.topics) - set(EXCHANGES))
-        if unknown:
-            raise rule_error("topics", f"exchanges among {', '.join(EXCHANGES)}", unknown)
-        return self
 
 
 class JobSourceArgs(ConfigModel):
@@ -88,6 +90,12 @@ class JobsArgs(ConfigModel):
         default_factory=dict, description="Per-job settings for this stack, keyed by job name (must be enabled)."
     )
     source: JobSourceArgs = Field(default_factory=lambda: JobSourceArgs(), description="The streaming ingest's source.")
+    snapshot_expiry_days: int = Field(
+        default=7, ge=1, le=3650, description="Days table maintenance keeps snapshots (the time-travel window)."
+    )
+    snapshots_retained: int = Field(
+        default=10, ge=1, le=10_000, description="Snapshots table maintenance keeps per table whatever their age."
+    )
     data_quality_mode: DqMode = Field(
         default="fail", description="`fail`: a failed data-quality check fails the job; `warn`: it is recorded only."
     )
@@ -133,6 +141,8 @@ def job_environment(
         "kafka_bootstrap_servers": kafka.bootstrap_servers if kafka else None,
         "kafka_topics": dict(kafka.topics) if kafka else None,
         "dq_mode": jobs.data_quality_mode,
+        "snapshot_expiry_days": jobs.snapshot_expiry_days,
+        "snapshots_retained": jobs.snapshots_retained,
     }
 
 

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as kubernetes
 from pydantic import Field
 
+from components.helm import chart_release
 from components.model import ConfigModel
 from contracts.kubernetes import spark_driver_account
 from contracts.node_pools import NodePoolContract
@@ -22,7 +22,10 @@ from contracts.node_pools import NodePoolContract
 
 class SparkOperatorArgs(ConfigModel):
     replicas: int = Field(
-        1, ge=1, le=3, description="Controller and webhook replicas; 2+ adds PodDisruptionBudgets (leader election)."
+        default=1,
+        ge=1,
+        le=3,
+        description="Controller and webhook replicas; 2+ adds PodDisruptionBudgets (leader election).",
     )
 
 
@@ -94,12 +97,11 @@ class SparkOperator(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("spark-platform:spark_operator:SparkOperator", name, None, opts)
-        self.release = kubernetes.helm.v3.Release(
+        self.release = chart_release(
             RELEASE_NAME,
-            name=RELEASE_NAME,
             chart=CHART,
             version=chart_version,
-            repository_opts=kubernetes.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+            repository=CHART_REPOSITORY,
             namespace=system_namespace,
             values=operator_values(
                 args, jobs_namespace=jobs_namespace, contract=contract, pod_monitor_labels=pod_monitor_labels

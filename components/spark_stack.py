@@ -19,14 +19,14 @@ K8sName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a
 class SparkArgs(ConfigModel):
     """Stack config block `spark`."""
 
-    jobs_namespace: K8sName = Field("spark-jobs", description="Namespace the SparkApplications run in.")
-    system_namespace: K8sName = Field("spark-system", description="Namespace of the operator and servers.")
-    operator: SparkOperatorArgs = Field(default_factory=SparkOperatorArgs, description="Spark Operator.")
+    jobs_namespace: K8sName = Field(default="spark-jobs", description="Namespace the SparkApplications run in.")
+    system_namespace: K8sName = Field(default="spark-system", description="Namespace of the operator and servers.")
+    operator: SparkOperatorArgs = Field(default_factory=lambda: SparkOperatorArgs(), description="Spark Operator.")
     history_server: HistoryServerArgs = Field(
-        default_factory=HistoryServerArgs, description="History Server."
+        default_factory=lambda: HistoryServerArgs(), description="History Server."
     )
-    connect: SparkConnectArgs = Field(default_factory=SparkConnectArgs, description="Spark Connect server.")
-    catalog: CatalogArgs = Field(default_factory=CatalogArgs, description="Iceberg catalog.")
+    connect: SparkConnectArgs = Field(default_factory=lambda: SparkConnectArgs(), description="Spark Connect server.")
+    catalog: CatalogArgs = Field(default_factory=lambda: CatalogArgs(), description="Iceberg catalog.")
     default_conf: dict[str, str] = Field(
         default_factory=dict, description="Extra Spark conf for every job of the stack (per-job conf wins)."
     )

@@ -23,31 +23,31 @@ class StorageArgs(ConfigModel):
     """Stack config block `storage`."""
 
     force_destroy: bool = Field(
-        False, description="Let `pulumi destroy` delete non-empty buckets. Refused in prod."
+        default=False, description="Let `pulumi destroy` delete non-empty buckets. Refused in prod."
     )
     kms_deletion_window_days: int = Field(
-        30, ge=7, le=30, description="Days a scheduled KMS key deletion waits (AWS allows 7-30)."
+        default=30, ge=7, le=30, description="Days a scheduled KMS key deletion waits (AWS allows 7-30)."
     )
     noncurrent_version_retention_days: int = Field(
-        30,
+        default=30,
         ge=1,
         le=3650,
         description="Days old object versions in the warehouse bucket are kept (undo window).",
     )
     warehouse_tiering_days: int = Field(
-        90, ge=0, le=3650, description="Days after which warehouse objects move to S3 Intelligent-Tiering."
+        default=90, ge=0, le=3650, description="Days after which warehouse objects move to S3 Intelligent-Tiering."
     )
     checkpoint_noncurrent_retention_days: int = Field(
-        7, ge=1, le=365, description="Days old versions of streaming checkpoint files are kept."
+        default=7, ge=1, le=365, description="Days old versions of streaming checkpoint files are kept."
     )
     event_log_retention_days: int = Field(
-        30, ge=1, le=3650, description="Days Spark event logs (History Server input) are kept."
+        default=30, ge=1, le=3650, description="Days Spark event logs (History Server input) are kept."
     )
     abort_incomplete_upload_days: int = Field(
-        3, ge=1, le=30, description="Days after which incomplete multipart uploads are aborted."
+        default=3, ge=1, le=30, description="Days after which incomplete multipart uploads are aborted."
     )
     expected_warehouse_gib: int = Field(
-        500, ge=0, description="Expected warehouse size in GiB; used only by `spk cost`."
+        default=500, ge=0, description="Expected warehouse size in GiB; used only by `spk cost`."
     )
 
     @model_validator(mode="after")
@@ -223,13 +223,19 @@ class ObjectStorage(pulumi.ComponentResource):
             aws.s3.BucketLifecycleConfigurationRuleArgs(
                 id="event-log-retention",
                 status="Enabled",
-                # Zero-byte keys are directory markers (the event-log directory itself): expiring one would make
-                # every Spark job fail at start, since Spark requires its event-log directory to exist.
-                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix="", object_size_greater_than=0),
-                abort_incomplete_multipart_upload=abort_uploads,
+                # Only objects with content: zero-byte keys are directory markers (the event-log directory itself),
+                # and expiring it would make every Spark job fail at start. S3 takes one condition per filter, and
+                # a size filter cannot carry the multipart-upload abort, which is its own rule below.
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(object_size_greater_than=0),
                 expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
                     days=args.event_log_retention_days
                 ),
                 noncurrent_version_expiration=noncurrent(1),
-            )
+            ),
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="abort-incomplete-uploads",
+                status="Enabled",
+                filter=everything,
+                abort_incomplete_multipart_upload=abort_uploads,
+            ),
         ]

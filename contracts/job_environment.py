@@ -11,9 +11,9 @@ import argparse
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from contracts.jobs import EntryPoint, JobName, JobSpec
 from contracts.lake import EXCHANGES
@@ -21,8 +21,13 @@ from contracts.lake import EXCHANGES
 SourceKind = Literal["files", "kafka"]
 DqMode = Literal["fail", "warn"]
 
-#: `s3a://bucket/key` (what Spark's S3A filesystem reads) or `s3://bucket/key` (what Iceberg's S3FileIO writes).
-S3_URI = re.compile(r"^s3a?://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?P<key>/[^\s]*)?$")
+#: `s3a://bucket/key` (what Spark's S3A filesystem reads) or `s3://bucket/key` (what Iceberg's S3FileIO writes):
+#: a bucket name as S3 allows it (no `..`, not an IP address) and a non-empty key without query or fragment.
+S3_URI = re.compile(r"s3a?://(?P<bucket>(?!\d+\.\d+\.\d+\.\d+/)(?![^/]*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>[^?#]+)")
+#: A local absolute path or `file:` URI (local runs and tests), nothing ambiguous like `//host/share`.
+LOCAL_PATH = re.compile(r"(?:file:)?/(?!/)[^?#]*|file:///[^?#]*")
+#: Kafka's own rule for topic names.
+KAFKA_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
 
 class JobEnvironmentError(ValueError):
@@ -32,14 +37,34 @@ class JobEnvironmentError(ValueError):
 def _data_uri(value: str) -> str:
     """A location Spark can list: an S3 URI with a bucket, or an absolute local path / `file:` URI (local runs).
     `Path("s3a://b/k")` would collapse the `//`, which is why locations stay strings end to end."""
-    if S3_URI.match(value) or value.startswith(("/", "file:/")):
+    printable = value.isprintable() and value == value.strip()
+    if printable and (S3_URI.fullmatch(value.rstrip("/")) or LOCAL_PATH.fullmatch(value)):
         return value.rstrip("/") or "/"
     # The value is not echoed: a URI with credentials in it must not reach a pod log through an error.
     raise ValueError("expected an s3a://bucket/key URI (or an absolute local path)")
 
 
 DataUri = Annotated[str, AfterValidator(_data_uri)]
-BootstrapServers = Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+:\d{1,5}(,[A-Za-z0-9.-]+:\d{1,5})*$")]
+def _bootstrap_servers(value: str) -> str:
+    for server in value.split(","):
+        host, _, port = server.rpartition(":")
+        if not (re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", host) and port.isdigit()
+                and 1 <= int(port) <= 65535):
+            raise ValueError("expected host:port[,host:port] with ports 1-65535")
+    return value
+
+
+def _topics(value: dict[str, str]) -> dict[str, str]:
+    """Every exchange gets a topic (a partial map would silently stop ingesting one), each a legal Kafka name."""
+    if set(value) != set(EXCHANGES):
+        raise ValueError(f"expected a topic for each exchange: {', '.join(EXCHANGES)}")
+    if not all(KAFKA_TOPIC.fullmatch(topic) for topic in value.values()):
+        raise ValueError("expected Kafka topic names of letters, digits, '.', '_' and '-' (at most 249)")
+    return value
+
+
+BootstrapServers = Annotated[str, AfterValidator(_bootstrap_servers)]
+KafkaTopics = Annotated[dict[str, str], AfterValidator(_topics)]
 
 
 def default_topics() -> dict[str, str]:
@@ -54,11 +79,19 @@ class JobEnvironment(BaseModel):
     raw_uri: DataUri
     checkpoint_uri: DataUri
     warehouse_uri: DataUri
-    database_prefix: str = Field("", pattern=r"^[a-z0-9_]*$")
+    database_prefix: str = Field(default="", pattern=r"^[a-z0-9_]*$")
     source: SourceKind = "files"
     kafka_bootstrap_servers: BootstrapServers | None = None
-    kafka_topics: dict[str, str] = Field(default_factory=default_topics)
+    kafka_topics: KafkaTopics = Field(default_factory=default_topics)
     dq_mode: DqMode = "fail"
+    snapshot_expiry_days: int | None = Field(default=None, ge=1, le=3650)
+    snapshots_retained: int | None = Field(default=None, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _kafka_needs_brokers(self) -> JobEnvironment:
+        if self.source == "kafka" and not self.kafka_bootstrap_servers:
+            raise ValueError("SPK_SOURCE is kafka: expected SPK_KAFKA_BOOTSTRAP_SERVERS too")
+        return self
 
     def variables(self) -> dict[str, str]:
         """The environment variables that carry this environment (the rendering of a fully known environment)."""
@@ -98,7 +131,8 @@ def _validation_problems(error: ValidationError) -> list[str]:
     for detail in error.errors(include_url=False):
         field = str(detail["loc"][0]) if detail["loc"] else ""
         # pydantic's `msg` never contains the input, so a misplaced credential cannot reach a log through it.
-        problems.append(f"{by_field.get(field, field)}: {str(detail['msg']).removeprefix('Value error, ')}")
+        message = str(detail["msg"]).removeprefix("Value error, ")
+        problems.append(f"{by_field[field]}: {message}" if field in by_field else message)
     return problems
 
 
@@ -110,12 +144,11 @@ def _decode_topics(raw: str) -> dict[str, str]:
     topics: dict[str, str] = {}
     for part in raw.split(","):
         exchange, separator, topic = part.strip().partition("=")
-        if not separator or not exchange or not topic:
-            raise ValueError("expected exchange=topic pairs separated by commas, e.g. binance=trades.binance")
+        if not separator or not exchange or not topic or "=" in topic or exchange in topics:
+            raise ValueError("expected exchange=topic pairs separated by commas, each exchange once")
+        if exchange not in EXCHANGES:
+            raise ValueError(f"expected exchanges among {', '.join(EXCHANGES)}")
         topics[exchange] = topic
-    unknown = sorted(set(topics) - set(EXCHANGES))
-    if unknown:
-        raise ValueError(f"expected exchanges among {', '.join(EXCHANGES)}, found {', '.join(unknown)}")
     return topics
 
 
@@ -140,12 +173,16 @@ JOB_SETTINGS: tuple[JobSetting, ...] = (
     JobSetting("checkpoint_uri", "SPK_CHECKPOINT_URI", "the streaming checkpoint root, one folder per query",
                required=True),
     JobSetting("warehouse_uri", "SPK_WAREHOUSE_URI", "the Iceberg warehouse of the catalog", required=True),
-    JobSetting("database_prefix", "SPK_DATABASE_PREFIX", "the prefix of the lake's namespaces (Glue databases)"),
+    JobSetting("database_prefix", "SPK_DATABASE_PREFIX", "the prefix of the lake's namespaces (Glue databases)",
+               required=True),
     JobSetting("source", "SPK_SOURCE", "files or kafka: where the streaming ingest reads"),
     JobSetting("kafka_bootstrap_servers", "SPK_KAFKA_BOOTSTRAP_SERVERS", "host:port[,host:port] of the brokers"),
     JobSetting("kafka_topics", "SPK_KAFKA_TOPICS", "exchange=topic pairs", encode=_encode_topics,
                decode=_decode_topics),
     JobSetting("dq_mode", "SPK_DQ_MODE", "fail or warn: what a failed data-quality check does"),
+    JobSetting("snapshot_expiry_days", "SPK_EXPIRE_SNAPSHOTS_DAYS", "days table maintenance keeps snapshots",
+               decode=int),
+    JobSetting("snapshots_retained", "SPK_RETAIN_SNAPSHOTS", "snapshots table maintenance always keeps", decode=int),
 )
 JOB_VARIABLES: frozenset[str] = frozenset(setting.variable for setting in JOB_SETTINGS)
 
@@ -166,15 +203,18 @@ def render_env(values: Mapping[str, V | str | Mapping[str, str] | None]) -> list
             if setting.required:
                 raise JobEnvironmentError(f"job environment: {setting.field} ({setting.variable}) is required")
             continue
-        if isinstance(value, str | Mapping):
+        if isinstance(value, str | int | Mapping):
             _check_plain(setting, value)
-            env.append({"name": setting.variable, "value": setting.encode(value)})
+            encoded = setting.encode(value)
+            if setting.decode(encoded) != value:  # what the pod will read back must be what was meant
+                raise JobEnvironmentError(f"job environment: {setting.variable}: does not survive encoding")
+            env.append({"name": setting.variable, "value": encoded})
         else:
             env.append({"name": setting.variable, "value": value})
     return env
 
 
-def _check_plain(setting: JobSetting, value: str | Mapping[str, str]) -> None:
+def _check_plain(setting: JobSetting, value: str | int | Mapping[str, str]) -> None:
     """Validate one known value with its field's own type and constraints."""
     info = JobEnvironment.model_fields[setting.field]
     field_type: Any = Annotated[info.annotation, info]  # the field's type with its own constraints
@@ -196,7 +236,7 @@ class JobInvocation(BaseModel):
 
     job: JobName
     entry: EntryPoint
-    trigger_seconds: int | None = Field(None, ge=1, le=3600)
+    trigger_seconds: int | None = Field(default=None, ge=1, le=3600)
 
     @classmethod
     def of(cls, spec: JobSpec) -> JobInvocation:
@@ -228,6 +268,8 @@ class JobInvocation(BaseModel):
 
     @classmethod
     def from_arguments(cls, parsed: argparse.Namespace) -> JobInvocation:
+        if parsed.entry is None:
+            raise JobEnvironmentError("job arguments: --entry is required (the Spark layer renders it from the spec)")
         try:
             return cls(job=parsed.job, entry=parsed.entry, trigger_seconds=parsed.trigger_seconds)
         except ValidationError as error:
@@ -238,9 +280,14 @@ class JobInvocation(BaseModel):
             raise JobEnvironmentError("job arguments: " + "; ".join(problems)) from None
 
 
+class _StrictParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise JobEnvironmentError(f"job arguments: {message}")
+
+
 def parse_invocation(argv: Sequence[str]) -> JobInvocation:
-    """The invocation in a rendered argument list (tests and the rehearsal read jobs back this way)."""
-    parser = argparse.ArgumentParser(add_help=False)
+    """The invocation in a rendered argument list, read as strictly as the pod reads it: an unknown or malformed
+    flag is an error (tests and the rehearsal read jobs back this way)."""
+    parser = _StrictParser(add_help=False, allow_abbrev=False)
     JobInvocation.add_arguments(parser)
-    parsed, _ = parser.parse_known_args(list(argv))
-    return JobInvocation.from_arguments(parsed)
+    return JobInvocation.from_arguments(parser.parse_args(list(argv)))

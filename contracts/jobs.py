@@ -30,15 +30,15 @@ def memory_mib(value: str) -> int:
 class ResourcesSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    driver_cores: int = Field(1, ge=1, le=16)
+    driver_cores: int = Field(default=1, ge=1, le=16)
     driver_memory: SparkMemory = "2g"
-    executor_cores: int = Field(2, ge=1, le=32)
+    executor_cores: int = Field(default=2, ge=1, le=32)
     executor_memory: SparkMemory = "4g"
     #: Spark's default overhead is 10 % (min 384 MiB); PySpark jobs need more for the Python workers.
     executor_memory_overhead: SparkMemory = "1g"
-    min_executors: int = Field(0, ge=0, le=500)
-    max_executors: int = Field(4, ge=1, le=500)
-    gpus_per_executor: int = Field(0, ge=0, le=8)
+    min_executors: int = Field(default=0, ge=0, le=500)
+    max_executors: int = Field(default=4, ge=1, le=500)
+    gpus_per_executor: int = Field(default=0, ge=0, le=8)
 
     @model_validator(mode="after")
     def _bounds(self) -> ResourcesSpec:
@@ -71,9 +71,9 @@ class JobSpec(BaseModel):
     #: Cron (UTC) for batch jobs; streaming jobs run continuously and must not have one.
     schedule: str | None = None
     #: Micro-batch trigger interval for streaming jobs.
-    trigger_seconds: int | None = Field(None, ge=1, le=3600)
+    trigger_seconds: int | None = Field(default=None, ge=1, le=3600)
     profile: Literal["cpu", "gpu"] = "cpu"
-    resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
+    resources: ResourcesSpec = Field(default_factory=lambda: ResourcesSpec())
     conf: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -71,3 +71,11 @@ SPARK_ROLE_LABEL = "spark-role"
 #: Kubernetes Secrets External Secrets Operator materialises from AWS Secrets Manager.
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 SPARK_CONNECT_TOKEN_SECRET = "spark-connect-token"
+
+# -- AWS Load Balancer Controller (components/load_balancer_controller.py) -------------------------------------
+
+#: The ingress class the platform's AWS Load Balancer Controller serves; an ingress of any other class is served by
+#: a controller the user runs.
+ALB_INGRESS_CLASS = "alb"
+#: Created by the controller's chart, with the IRSA annotation of the controller's own role.
+LOAD_BALANCER_CONTROLLER_ACCOUNT = ServiceAccountRef(KUBE_SYSTEM, "aws-load-balancer-controller")

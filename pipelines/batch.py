@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from contracts.lake import EXCHANGES
 from pipelines.errors import ConservationError, PipelineError
-from pipelines.locations import exists, list_entries
+from pipelines.locations import exists, list_entries, literal_path
 from pipelines.quality import DriftFinding, report_drift
 from pipelines.settings import PipelineSettings
 from pipelines.tables import append_bronze, ensure_tables, merge_dlq, merge_gold, merge_silver
@@ -104,6 +104,8 @@ def read_raw_files(spark: SparkSession, raw_uri: str) -> DataFrame | None:
     """Every `<raw_uri>/<exchange>/*.jsonl` as raw rows (exchange, payload, origin, position); None if none.
     Listed through Hadoop's FileSystem, so a local path and an `s3a://` landing prefix read alike."""
     if not exists(spark, raw_uri):
+        if "://" in raw_uri and not raw_uri.startswith("file:"):
+            return None  # an object store has no empty directories: a landing prefix nothing landed in yet
         raise PipelineError(f"{raw_uri}: raw directory does not exist (expected <raw_uri>/<exchange>/*.jsonl)")
     unknown = [e.name for e in list_entries(spark, raw_uri) if e.is_directory and e.name not in EXCHANGES]
     if unknown:
@@ -111,7 +113,7 @@ def read_raw_files(spark: SparkSession, raw_uri: str) -> DataFrame | None:
     frames = []
     for exchange in EXCHANGES:
         files = [
-            entry.uri
+            literal_path(entry.uri)
             for entry in list_entries(spark, f"{raw_uri.rstrip('/')}/{exchange}")
             if not entry.is_directory and entry.name.endswith(".jsonl")
         ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -48,9 +49,13 @@ def run_job(invocation: JobInvocation, spark: Any, settings: Any, metrics: Pipel
     """Call the job's entry with its parameters and record its result as metrics. Any failure becomes a
     PipelineError naming the job (and the step, when the job knows it). `options` win over the parameters."""
     entry = load_entry(invocation)
+    parameters = {**invocation.options(), **options}
+    if "job" in inspect.signature(entry).parameters:
+        # An entry shared by several jobs (e.g. streaming) keys its state, such as its checkpoint, by job name.
+        parameters.setdefault("job", invocation.job)
     try:
         with metrics.timed(invocation.job):
-            result = entry(spark, settings, **{**invocation.options(), **options})
+            result = entry(spark, settings, **parameters)
     except Exception as error:
         raise as_pipeline_error(error, job=invocation.job) from None
     metrics.job_result(result)
@@ -79,7 +84,9 @@ def _invocation(arguments: argparse.Namespace) -> JobInvocation:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="entrypoint.py", description=(__doc__ or "").splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="entrypoint.py", description=(__doc__ or "").splitlines()[0], allow_abbrev=False
+    )
     JobInvocation.add_arguments(parser)
     parser.add_argument("--mode", choices=("cluster", "local"), default="cluster")
     parser.add_argument("--metrics-port", type=int, default=PIPELINE_METRICS_PORT, help="0 disables the endpoint")

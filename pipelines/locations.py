@@ -24,6 +24,12 @@ def _filesystem(spark: SparkSession, uri: str) -> tuple[Any, Any]:
     return path, path.getFileSystem(configuration)
 
 
+def literal_path(uri: str) -> str:
+    """A listed file's path for `spark.read`, which expands globs: `[`, `{`, `*`, `?` and `\\` in a file name
+    are escaped so the name means only itself."""
+    return "".join(f"\\{c}" if c in "[]{}*?\\" else c for c in uri)
+
+
 def exists(spark: SparkSession, uri: str) -> bool:
     path, filesystem = _filesystem(spark, uri)
     return bool(filesystem.exists(path))

@@ -7,7 +7,6 @@ down and storage only grows. Time travel reaches back as far as the snapshots ke
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,32 +22,31 @@ from pipelines.tables import ensure_tables
 
 log = logging.getLogger(__name__)
 
-EXPIRE_DAYS_ENV = "SPK_EXPIRE_SNAPSHOTS_DAYS"
-RETAIN_LAST_ENV = "SPK_RETAIN_SNAPSHOTS"
-
 
 class MaintenancePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     #: Snapshots older than this are expired (and with them time travel to those versions).
-    expire_older_than: timedelta = Field(timedelta(days=7), gt=timedelta(0))
+    expire_older_than: timedelta = Field(default=timedelta(days=7), gt=timedelta(0))
     #: ... except the newest `retain_last`, whatever their age.
-    retain_last: int = Field(10, ge=1)
+    retain_last: int = Field(default=10, ge=1)
     #: Files no snapshot references are deleted only when older than this: a writer still committing owns
     #: younger ones. Iceberg's own default; shorter risks deleting files of an in-flight commit.
-    orphan_older_than: timedelta = Field(timedelta(days=3), ge=timedelta(0))
+    orphan_older_than: timedelta = Field(default=timedelta(days=3), ge=timedelta(0))
     #: Compaction rewrites a partition's files once it has at least this many small ones.
-    min_input_files: int = Field(5, ge=1)
-    target_file_size_bytes: int = Field(128 * 1024 * 1024, ge=1024 * 1024)
+    min_input_files: int = Field(default=5, ge=1)
+    target_file_size_bytes: int = Field(default=128 * 1024 * 1024, ge=1024 * 1024)
 
     @classmethod
-    def from_environment(cls) -> MaintenancePolicy:
+    def from_settings(cls, settings: PipelineSettings) -> MaintenancePolicy:
+        """The stack's retention (`jobs.snapshotExpiryDays`, `jobs.snapshotsRetained`, rendered into the job
+        environment) over the defaults here."""
         values: dict[str, Any] = {}
-        if os.environ.get(EXPIRE_DAYS_ENV):
-            values["expire_older_than"] = timedelta(days=float(os.environ[EXPIRE_DAYS_ENV]))
-        if os.environ.get(RETAIN_LAST_ENV):
-            values["retain_last"] = int(os.environ[RETAIN_LAST_ENV])
-        return cls(**values)
+        if settings.snapshot_expiry_days is not None:
+            values["expire_older_than"] = timedelta(days=settings.snapshot_expiry_days)
+        if settings.snapshots_retained is not None:
+            values["retain_last"] = settings.snapshots_retained
+        return cls.model_validate(values)
 
 
 @dataclass(frozen=True)
@@ -146,7 +144,7 @@ def run_maintenance(
     now: datetime | None = None,
 ) -> MaintenanceSummary:
     """The `table-maintenance` job: every lakehouse table, one after the other (a failure names its table)."""
-    policy = policy or MaintenancePolicy.from_environment()
+    policy = policy or MaintenancePolicy.from_settings(settings)
     ensure_tables(spark, settings.tables)
     summary = MaintenanceSummary()
     for name, table in settings.tables.all().items():

@@ -1,4 +1,4 @@
-"""The driver's Prometheus metrics, named by `pipelines.metric_names` (the contract the monitoring layer's alerts
+"""The driver's Prometheus metrics, named by `contracts.metrics` (the contract the monitoring layer's alerts
 query). Each `PipelineMetrics` owns its registry, so tests and parallel runs never share counters.
 
 No pyspark import: results are read by attribute, so this module also serves the entrypoint before Spark starts."""

@@ -36,6 +36,10 @@ class PipelineSettings(BaseModel):
     #: Freshness check: the newest silver trade may be at most this old (relative to the newest bronze ingest).
     freshness_seconds: int = Field(default=6 * 3600, ge=1)
     max_files_per_trigger: int = Field(default=2, ge=1)
+    #: Table maintenance: snapshots older than this many days are expired, except the newest `snapshots_retained`
+    #: (None: the maintenance job's own defaults).
+    snapshot_expiry_days: int | None = Field(default=None, ge=1)
+    snapshots_retained: int | None = Field(default=None, ge=1)
 
     @property
     def tables(self) -> TableNames:
@@ -79,6 +83,8 @@ class PipelineSettings(BaseModel):
             source=environment.source,
             kafka_bootstrap_servers=environment.kafka_bootstrap_servers,
             kafka_topics=environment.kafka_topics,
+            snapshot_expiry_days=environment.snapshot_expiry_days,
+            snapshots_retained=environment.snapshots_retained,
         )
 
     @classmethod

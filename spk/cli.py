@@ -17,6 +17,7 @@ app = typer.Typer(
 def _register_commands() -> None:
     # Imported here, not at the top, so each module can register onto the finished `app`.
     from spk import (
+        bootstrap,
         config_reference,
         cost_commands,
         manifests,
@@ -35,6 +36,7 @@ def _register_commands() -> None:
     promote.register(app)
     cost_commands.register(app)
     manifests.register(app)
+    bootstrap.register(app)
 
 
 _register_commands()

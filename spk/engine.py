@@ -68,8 +68,8 @@ def _run_program(root: Path, stack_file: StackFile, region: str) -> Plan:
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack_file.stack, preview=False, monitor=monitor)
     set_all_config(config, secret_keys)
     # Leftovers of an earlier failed run belong to a closed loop; start clean, as pulumi.runtime.test does.
-    pulumi_settings.SETTINGS.rpc_manager.clear()
-    pulumi_settings.SETTINGS.outputs.clear()
+    pulumi_settings.SETTINGS.rpc_manager.clear()  # pyright: ignore[reportAttributeAccessIssue]  (SDK internals)
+    pulumi_settings.SETTINGS.outputs.clear()  # pyright: ignore[reportAttributeAccessIssue]
     # set_mocks registers a throwaway root stack; run the program in a fresh one so its exports are captured.
     pulumi_settings.ROOT.set(None)
 

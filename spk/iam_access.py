@@ -47,6 +47,8 @@ def _matches_any(globs: Iterable[str], value: str, *, case_sensitive: bool) -> b
 
 
 def _element_matches(statement: Mapping[str, Any], positive: str, negative: str, value: str, *, cs: bool) -> bool:
+    if positive in statement and negative in statement:
+        raise ValueError(f"a statement has both {positive} and {negative}, which IAM rejects")
     if positive in statement:
         return _matches_any(_as_list(statement[positive]), value, case_sensitive=cs)
     if negative in statement:
@@ -54,17 +56,33 @@ def _element_matches(statement: Mapping[str, Any], positive: str, negative: str,
     return False
 
 
+def _arn_like(patterns: Sequence[str], arn: str) -> bool:
+    """ArnLike compares the six `:`-separated parts one by one: a `*` never spans a `:`."""
+    parts = arn.split(":", 5)
+    for pattern in patterns:
+        pattern_parts = pattern.split(":", 5)
+        if len(pattern_parts) == len(parts) and all(
+            _pattern(p, True).match(a) for p, a in zip(pattern_parts, parts, strict=True)
+        ):
+            return True
+    return False
+
+
 def _condition_holds(operator: str, key: str, expected: Sequence[str], context: Mapping[str, str]) -> bool:
     if_exists = operator.endswith("IfExists")
     operator = operator.removesuffix("IfExists")
-    if key not in context:
+    # Condition keys are case-insensitive in IAM; values are compared as each operator says.
+    lowered = {name.lower(): value for name, value in context.items()}
+    if key.lower() not in lowered:
         return if_exists or operator.startswith("StringNot")
-    actual = context[key]
+    actual = lowered[key.lower()]
+    if operator == "ArnLike":
+        return _arn_like(expected, actual)
     if operator in ("StringEquals", "ArnEquals"):
         return actual in expected
     if operator == "StringEqualsIgnoreCase":
         return actual.lower() in {e.lower() for e in expected}
-    if operator in ("StringLike", "ArnLike"):
+    if operator == "StringLike":
         return _matches_any(expected, actual, case_sensitive=True)
     if operator == "StringNotEquals":
         return actual not in expected
@@ -102,9 +120,12 @@ def evaluate(documents: Iterable[str | Mapping[str, Any]], request: Request) -> 
             continue
         if not _element_matches(statement, "Resource", "NotResource", request.resource, cs=True):
             continue
+        effect = statement.get("Effect")
+        if effect not in ("Allow", "Deny"):
+            raise ValueError(f"statement {sid}: Effect must be Allow or Deny, found {effect!r}")
         if not _conditions_hold(statement, request.context):
             continue
-        if statement.get("Effect") == "Deny":
+        if effect == "Deny":
             return Decision(False, sid)
         allow = allow or sid
     return Decision(allow is not None, allow)
@@ -126,6 +147,8 @@ def s3_prefix_requests(uri: str, *, write: bool, partition: str = "aws") -> list
     bucket_arn = f"arn:{partition}:s3:::{bucket}"
     requests = [
         Request("s3:ListBucket", bucket_arn, {"s3:prefix": f"{key}/" if key else ""}),
+        # Jobs list below the prefix too (e.g. `landing/binance/`), not only its top.
+        Request("s3:ListBucket", bucket_arn, {"s3:prefix": f"{key}/sub/" if key else "sub/"}),
         Request("s3:GetObject", f"{bucket_arn}/{key}/part-00000" if key else f"{bucket_arn}/part-00000"),
     ]
     if key:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -13,13 +15,35 @@ from spk.errors import SpkError
 from spk.kube_objects import kubernetes_objects, manifest_file_name, to_yaml
 from spk.plan import Plan
 
+#: The list of files spk wrote into a manifests folder: the only files a later run may replace or remove.
+OWNED_LIST = ".spk-manifests"
+
 
 def write_manifests(stack: str, out_dir: Path) -> list[Path]:
-    """Render the stack offline and write one YAML file per object into `out_dir` (created if missing); stale
-    `*.yaml` files from an earlier run are removed so the folder is exactly the plan."""
+    """Render the stack offline and write one YAML file per object into `out_dir` (created if missing). Files an
+    earlier run wrote and this plan no longer has are removed; no other file is ever touched."""
     from spk.engine import render_plan  # deferred: pulls in the Pulumi SDK and the program
 
     return write_plan_manifests(render_plan(stack), out_dir)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write beside the target, then rename over it: a reader (or a kill) never sees half a file."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _owned(out_dir: Path) -> set[str]:
+    listing = out_dir / OWNED_LIST
+    if not listing.is_file():
+        return set()
+    return {line for line in listing.read_text(encoding="utf-8").splitlines() if line and "/" not in line}
 
 
 def write_plan_manifests(plan: Plan, out_dir: Path) -> list[Path]:
@@ -27,14 +51,25 @@ def write_plan_manifests(plan: Plan, out_dir: Path) -> list[Path]:
     objects = kubernetes_objects(plan)
     if out_dir.exists() and not out_dir.is_dir():
         raise SpkError(f"{out_dir}: exists and is not a folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob("*.yaml"):
-        stale.unlink()
-    paths = []
-    for index, obj in enumerate(objects, start=1):
-        path = out_dir / manifest_file_name(obj, index)
-        path.write_text(to_yaml(obj), encoding="utf-8")
-        paths.append(path)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        owned = _owned(out_dir)
+        files = {manifest_file_name(obj, index): obj for index, obj in enumerate(objects, start=1)}
+        foreign = sorted(name for name in files if (out_dir / name).exists() and name not in owned)
+        if foreign:
+            raise SpkError(
+                f"{out_dir}: refusing to overwrite files spk did not write ({', '.join(foreign[:5])}"
+                f"{', …' if len(foreign) > 5 else ''}); choose an empty folder"
+            )
+        paths = []
+        for name, obj in files.items():
+            _atomic_write(out_dir / name, to_yaml(obj))
+            paths.append(out_dir / name)
+        _atomic_write(out_dir / OWNED_LIST, "".join(f"{name}\n" for name in sorted(files)))
+        for stale in sorted(owned - set(files)):
+            (out_dir / stale).unlink(missing_ok=True)
+    except OSError as error:
+        raise SpkError(f"{out_dir}: cannot write manifests ({error.strerror or error})") from None
     return paths
 
 

@@ -134,6 +134,10 @@ class PlatformMocks(Mocks):
             url = str(inputs.get("url", "")).removeprefix("https://")
             arn = f"arn:aws:iam::{account}:oidc-provider/{url}"
             return arn, {"arn": arn}
+        if token == "aws:cloudwatch/logGroup:LogGroup":
+            # CloudWatch Logs ARNs use the `logs` service and `log-group:<name>` (no `/` after the type).
+            group_name = inputs.get("name") or f"{name}-{h[:7]}"
+            return group_name, {"name": group_name, "arn": f"arn:aws:logs:{region}:{account}:log-group:{group_name}"}
         if token == "aws:eks/cluster:Cluster":
             cluster_name = inputs.get("name") or f"{name}-{h[:7]}"
             oidc_id = short_hash("oidc", name, length=32).upper()
@@ -165,7 +169,8 @@ class PlatformMocks(Mocks):
                 extra["defaultSecurityGroupId"] = f"sg-{short_hash('default-sg', name, length=17)}"
             return resource_id, extra
         if package == "aws":
-            physical = inputs.get("name") if isinstance(inputs.get("name"), str) else f"{name}-{h[:7]}"
+            given = inputs.get("name")
+            physical = given if isinstance(given, str) else f"{name}-{h[:7]}"
             arn = f"arn:aws:{module}:{region}:{account}:{_kebab(kind)}/{physical}"
             return arn if module == "secretsmanager" else physical, {"arn": arn, "name": physical}
         if package == "random":
@@ -283,6 +288,7 @@ class CapturingMonitor(MockMonitor):
                 transforms=_resolve_callbacks(request.transforms),
             )
         )
+        resource_id = resource_id or ""  # PlatformMocks always returns one; the Mocks interface allows None
         for key in request.additionalSecretOutputs:
             if key in state:
                 state[key] = rpc.wrap_rpc_secret(state[key])

@@ -62,7 +62,7 @@ def _result_table(result: Any) -> Table:
 
 
 def run_command(
-    job: Annotated[str, typer.Argument(help="Job name from pipelines/jobs.py, e.g. bronze-ingest.")],
+    job: Annotated[str, typer.Argument(help="Job name from contracts/jobs.py, e.g. bronze-ingest.")],
     local: Annotated[bool, typer.Option("--local", help="Run on local Spark (required here).")] = False,
     root: Annotated[
         Path | None, typer.Option(help="Lakehouse root: raw/, warehouse/, checkpoints/ (default var/lakehouse).")

@@ -1,5 +1,5 @@
 """Rightsizing: how Spark executors fit on each instance type once the OS, kubelet and node daemons have their
-share, and whether each job spec (pipelines.jobs) fits the pool it runs on."""
+share, and whether each job spec (contracts/jobs.py) fits the pool it runs on."""
 
 from __future__ import annotations
 

@@ -81,12 +81,18 @@ def test_every_skip_annotation_gives_a_reason(manifest_dirs: dict[str, Path]) ->
 
 def test_spk_manifests_writes_yaml_files_and_stdout(tmp_path: Path, manifest_dirs: dict[str, Path]) -> None:
     runner = CliRunner()
-    (tmp_path / "stale.yaml").write_text("kind: Old\n")
+    # A file spk did not write is never touched, even one that looks like a manifest.
+    (tmp_path / "Pulumi.dev.yaml").write_text("config: {}\n")
     result = runner.invoke(app, ["manifests", "dev", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    written = sorted(p.name for p in tmp_path.glob("*.yaml"))
-    assert "stale.yaml" not in written
+    assert (tmp_path / "Pulumi.dev.yaml").read_text() == "config: {}\n"
+    written = sorted(p.name for p in tmp_path.glob("*.yaml") if p.name != "Pulumi.dev.yaml")
     assert written == sorted(p.name for p in manifest_dirs["dev"].glob("*.yaml"))
+    # A later run of a smaller plan removes only the files an earlier run wrote.
+    (tmp_path / written[-1]).write_text("kind: Old\n")
+    again = runner.invoke(app, ["manifests", "dev", "-o", str(tmp_path)])
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / written[-1]).read_text() != "kind: Old\n"
     assert written[0].startswith("001-namespace-")
     stdout = runner.invoke(app, ["manifests", "dev"])
     assert stdout.exit_code == 0
@@ -94,6 +100,20 @@ def test_spk_manifests_writes_yaml_files_and_stdout(tmp_path: Path, manifest_dir
     assert len(documents) == len(written)
     assert all({"apiVersion", "kind", "metadata"} <= set(d) for d in documents)
     assert "offline-randompassword" not in stdout.stdout
+
+
+def test_spk_manifests_never_overwrites_or_deletes_a_file_it_did_not_write(tmp_path: Path, project_root: Path) -> None:
+    """`spk manifests <stack> -o .` in the project folder once deleted Pulumi.yaml and every stack file."""
+    mine = {name: (project_root / name).read_text() for name in ("Pulumi.yaml", "Pulumi.dev.yaml")}
+    for name, text in mine.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "001-namespace-external-secrets.yaml").write_text("# someone's notes\n")
+    result = CliRunner().invoke(app, ["manifests", "dev", "-o", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "refusing to overwrite files spk did not write (001-namespace-external-secrets.yaml" in result.output
+    assert (tmp_path / "001-namespace-external-secrets.yaml").read_text() == "# someone's notes\n"
+    assert {name: (tmp_path / name).read_text() for name in mine} == mine
+    assert "Traceback" not in result.output
 
 
 def test_spk_manifests_unknown_stack_exits_2() -> None:

@@ -82,6 +82,7 @@ def test_access_entries_match_the_configured_roles(stack_plan: Plan, project_roo
     entries = {e.inputs["principalArn"]: e for e in stack_plan.of_type(ENTRY)}
     associations = {a.inputs["principalArn"]: a for a in stack_plan.of_type(ASSOCIATION)}
     expected = {
+        cluster_config["deployRoleArn"]: ("AmazonEKSClusterAdminPolicy", None),
         **{arn: ("AmazonEKSClusterAdminPolicy", None) for arn in cluster_config.get("adminRoleArns", [])},
         **{arn: ("AmazonEKSEditPolicy", DEPLOYER_GROUP) for arn in cluster_config.get("deployerRoleArns", [])},
         **{arn: ("AmazonEKSViewPolicy", READ_ONLY_GROUP) for arn in cluster_config.get("readOnlyRoleArns", [])},
@@ -160,6 +161,30 @@ def test_kubeconfig_fetches_tokens_for_this_cluster() -> None:
     assert config["current-context"] == "spark-platform-dev-eks"
 
 
+def test_the_kubernetes_provider_waits_for_the_deploy_roles_access(stack_plan: Plan, project_root: Path) -> None:
+    """Without creator admin, `pulumi up` may touch the cluster only once its own role's entry and policy exist:
+    otherwise the provider's first requests race them and namespaces, cluster roles and CRDs are refused."""
+    deploy_role = stack_config(project_root, stack_plan.stack)["cluster"]["deployRoleArn"]
+    provider = stack_plan.get(K8S_PROVIDER, "kubernetes")
+    entry = next(e for e in stack_plan.of_type(ENTRY) if e.inputs["principalArn"] == deploy_role)
+    association = next(a for a in stack_plan.of_type(ASSOCIATION) if a.inputs["principalArn"] == deploy_role)
+    assert association.inputs["accessScope"] == {"type": "cluster"}
+    assert association.inputs["policyArn"].endswith("/AmazonEKSClusterAdminPolicy")
+    assert entry.urn in provider.dependencies and association.urn in provider.dependencies
+
+
+def test_kubernetes_version_is_in_standard_support() -> None:
+    from datetime import date
+
+    from components.cluster import DEFAULT_KUBERNETES_VERSION, EKS_STANDARD_SUPPORT_ENDS, standard_support_problem
+
+    # 1.33 left standard support on 2026-07-29: the old default would be refused today.
+    assert standard_support_problem("1.33", date(2026, 12, 3)) is not None
+    assert standard_support_problem(DEFAULT_KUBERNETES_VERSION, date(2026, 12, 3)) is None
+    assert EKS_STANDARD_SUPPORT_ENDS[DEFAULT_KUBERNETES_VERSION] == max(EKS_STANDARD_SUPPORT_ENDS.values())
+    assert "versions this release knows" in str(standard_support_problem("1.99", date(2026, 12, 3)))
+
+
 @pytest.mark.parametrize(
     ("stack", "change", "path", "fragment"),
     [
@@ -167,6 +192,13 @@ def test_kubeconfig_fetches_tokens_for_this_cluster() -> None:
         ("prod", {"endpointPublicAccess": True, "publicAccessCidrs": ["198.51.100.0/24"]},
          "cluster.endpointPublicAccess", "false in prod"),
         ("dev", {"publicAccessCidrs": []}, "cluster.publicAccessCidrs", "explicit CIDR allow-list"),
+        ("dev", {"kubernetesVersion": "1.33"}, "cluster.kubernetesVersion", "still in EKS standard support"),
+        ("dev", {"kubernetesVersion": "1.19"}, "cluster.kubernetesVersion", "EKS versions this release knows"),
+        ("prod", {"readOnlyRoleArns": ["arn:aws:iam::123456789012:role/spark-platform-prod-deployer"]},
+         "cluster.readOnlyRoleArns", "each IAM role once"),
+        ("dev", {"adminRoleArns": ["arn:aws:iam::123456789012:role/a", "arn:aws:iam::123456789012:role/a"]},
+         "cluster.adminRoleArns", "each IAM role once"),
+        ("dev", {"deployEgressCidrs": ["0.0.0.0/0"]}, "cluster.deployEgressCidrs", "nothing when a deployRunner"),
     ],
 )
 def test_cluster_config_mistakes_are_clear_errors(

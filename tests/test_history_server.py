@@ -24,6 +24,7 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
 def container(plan: Plan) -> dict[str, Any]:
@@ -103,4 +104,8 @@ def test_ingress_when_a_host_is_configured(tmp_path: Path, project_root: Path) -
     assert rule["host"] == "history.dev.example.com"
     assert rule["http"]["paths"][0]["backend"]["service"] == {"name": "spark-history-server", "port": {"name": "http"}}
     assert ingress.inputs["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] == "internal"
+    assert ingress.inputs["metadata"]["annotations"]["alb.ingress.kubernetes.io/target-type"] == "ip"
+    # Class `alb`: the platform's AWS Load Balancer Controller serves it, and the ingress waits for it.
+    [controller] = [r for r in plan.of_type(RELEASE) if r.inputs["chart"] == "aws-load-balancer-controller"]
+    assert controller.urn in ingress.dependencies
     kubernetes_validate.validate(ingress.inputs, kubernetes_validate.latest_version(), strict=True)

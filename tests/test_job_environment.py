@@ -50,8 +50,20 @@ def test_uris_stay_strings_with_both_slashes() -> None:
         ("SPK_SOURCE", "kinesis", "SPK_SOURCE: Input should be 'files' or 'kafka'"),
         ("SPK_DQ_MODE", "maybe", "SPK_DQ_MODE: Input should be 'fail' or 'warn'"),
         ("SPK_KAFKA_TOPICS", "binance", "SPK_KAFKA_TOPICS: expected exchange=topic pairs"),
-        ("SPK_KAFKA_TOPICS", "nasdaq=t", "SPK_KAFKA_TOPICS: expected exchanges among binance, kraken"),
-        ("SPK_KAFKA_BOOTSTRAP_SERVERS", "no port here", "SPK_KAFKA_BOOTSTRAP_SERVERS: String should match"),
+        ("SPK_KAFKA_TOPICS", "nasdaq=t,kraken=k", "SPK_KAFKA_TOPICS: expected exchanges among binance, kraken"),
+        ("SPK_KAFKA_BOOTSTRAP_SERVERS", "no port here", "SPK_KAFKA_BOOTSTRAP_SERVERS: expected host:port"),
+        ("SPK_KAFKA_BOOTSTRAP_SERVERS", "b-1:0", "SPK_KAFKA_BOOTSTRAP_SERVERS: expected host:port"),
+        ("SPK_KAFKA_BOOTSTRAP_SERVERS", "b-1:99999", "SPK_KAFKA_BOOTSTRAP_SERVERS: expected host:port"),
+        ("SPK_CHECKPOINT_URI", "s3a://bucket/c\n", "SPK_CHECKPOINT_URI: expected an s3a://bucket/key URI"),
+        ("SPK_CHECKPOINT_URI", "s3a://onlybucket", "SPK_CHECKPOINT_URI: expected an s3a://bucket/key URI"),
+        ("SPK_RAW_URI", "s3a://bucket/x?secret=abc", "SPK_RAW_URI: expected an s3a://bucket/key URI"),
+        ("SPK_RAW_URI", "s3a://a..b/x", "SPK_RAW_URI: expected an s3a://bucket/key URI"),
+        ("SPK_RAW_URI", "//host/share", "SPK_RAW_URI: expected an s3a://bucket/key URI"),
+        ("SPK_KAFKA_TOPICS", "binance=a=b,kraken=k", "SPK_KAFKA_TOPICS: expected exchange=topic pairs"),
+        ("SPK_KAFKA_TOPICS", "binance=a,binance=b", "SPK_KAFKA_TOPICS: expected exchange=topic pairs"),
+        ("SPK_KAFKA_TOPICS", "binance=a", "SPK_KAFKA_TOPICS: expected a topic for each exchange"),
+        ("SPK_KAFKA_TOPICS", "binance=a b,kraken=k", "SPK_KAFKA_TOPICS: expected Kafka topic names"),
+        ("SPK_RETAIN_SNAPSHOTS", "0", "SPK_RETAIN_SNAPSHOTS: Input should be greater than or equal to 1"),
     ],
 )
 def test_each_malformed_variable_is_named(variable: str, value: str, expected: str) -> None:
@@ -86,6 +98,20 @@ def test_render_refuses_a_forgotten_or_unknown_setting() -> None:
         render_env({**COMPLETE, "raw_uri": "s3a:/collapsed"})
 
 
+def test_kafka_without_brokers_and_a_missing_prefix_are_errors() -> None:
+    rendered = JobEnvironment.model_validate(COMPLETE).variables()
+    without_brokers = {k: v for k, v in rendered.items() if k != "SPK_KAFKA_BOOTSTRAP_SERVERS"}
+    with pytest.raises(JobEnvironmentError, match="SPK_SOURCE is kafka: expected SPK_KAFKA_BOOTSTRAP_SERVERS"):
+        JobEnvironment.from_variables(without_brokers)
+    with pytest.raises(JobEnvironmentError, match="SPK_DATABASE_PREFIX: not set"):
+        JobEnvironment.from_variables({k: v for k, v in rendered.items() if k != "SPK_DATABASE_PREFIX"})
+
+
+def test_render_refuses_topics_the_pod_could_not_read_back() -> None:
+    with pytest.raises(JobEnvironmentError, match="SPK_KAFKA_TOPICS"):
+        render_env({**COMPLETE, "kafka_topics": {"binance": "trades,kraken", "kraken": "k"}})
+
+
 def test_render_passes_deploy_time_values_through() -> None:
     class Placeholder:  # stands in for a Pulumi Output of a bucket name
         pass
@@ -101,6 +127,15 @@ def test_every_job_spec_round_trips_through_its_arguments(name: str) -> None:
     invocation = parse_invocation(JobInvocation.of(spec).arguments())
     assert (invocation.job, invocation.entry) == (spec.name, spec.entry)
     assert invocation.trigger_seconds == spec.trigger_seconds
+
+
+def test_arguments_are_read_as_strictly_as_the_pod_reads_them() -> None:
+    with pytest.raises(JobEnvironmentError, match="unrecognized arguments: --trigger-second"):
+        parse_invocation(["--job", "x", "--entry", "pipelines.batch:run_bronze", "--trigger-second", "3"])
+    with pytest.raises(JobEnvironmentError, match="--entry is required"):
+        parse_invocation(["--job", "x"])
+    with pytest.raises(JobEnvironmentError, match="the following arguments are required: --job"):
+        parse_invocation(["--entry", "pipelines.batch:run_bronze"])
 
 
 def test_malformed_arguments_name_the_flag() -> None:

@@ -58,12 +58,16 @@ def role_policies(plan: Plan, namespace: str, account: str) -> list[str]:
 
 
 def locations(settings: PipelineSettings, spec: dict[str, Any]) -> dict[str, tuple[str, bool]]:
-    """{what: (uri, needs write)} a running job uses: its settings' locations and its event-log directory."""
+    """{what: (uri, needs write)} a running job uses: its settings' locations, the warehouse Iceberg writes (the
+    catalog's conf), its event-log directory and where decommissioning executors put their blocks."""
+    conf = spec["sparkConf"]
     return {
         "raw input": (settings.raw_uri, False),
         "checkpoints": (settings.checkpoint_uri, True),
         "warehouse": (settings.warehouse, True),
-        "event logs": (spec["sparkConf"]["spark.eventLog.dir"], True),
+        "catalog warehouse": (conf["spark.sql.catalog.lake.warehouse"], True),
+        "event logs": (conf["spark.eventLog.dir"], True),
+        "decommission fallback": (conf["spark.storage.decommission.fallbackStorage.path"], True),
     }
 
 
@@ -89,13 +93,18 @@ def test_every_location_is_a_bucket_of_the_plan_the_job_role_may_use(stack_plan:
     key_arn = stack_plan.outputs["storageKeyArn"]
     for name, spec, metadata in rendered_jobs(stack_plan):
         settings = PipelineSettings.from_environment(pod_env(spec["driver"]))
+        # The pipelines' warehouse is the one Iceberg writes through the catalog.
+        assert settings.warehouse == spec["sparkConf"]["spark.sql.catalog.lake.warehouse"], name
+        # Drivers and executors both do S3 I/O: each runs as its own service account's role.
         policies = role_policies(stack_plan, metadata["namespace"], spec["driver"]["serviceAccount"])
-        assert policies, f"{name}: its service account's role has no policy"
+        executor_policies = role_policies(stack_plan, metadata["namespace"], spec["executor"]["serviceAccount"])
+        assert policies and executor_policies, f"{name}: a service account's role has no policy"
         for what, (uri, write) in locations(settings, spec).items():
             bucket, key = s3_location(uri)
             assert bucket in buckets, f"{name}: {what} {uri} is in bucket {bucket}, which the plan does not create"
             assert key, f"{name}: {what} {uri} is a whole bucket, not a prefix of one"
             refused = denied(policies, s3_prefix_requests(uri, write=write))
+            refused += denied(executor_policies, s3_prefix_requests(uri, write=write))
             assert not refused, f"{name}: {what} {uri}: the job role may not " + ", ".join(
                 f"{r.action} {r.resource}" for r in refused
             )
@@ -115,6 +124,15 @@ def test_the_seam_check_catches_a_location_outside_the_platform(dev_plan: Plan) 
     narrowed = [json.dumps({"Statement": [s for s in json.loads(p)["Statement"]
                                           if s.get("Sid") != "ReadWriteLakehouseObjects"]}) for p in policies]
     assert denied(narrowed, s3_prefix_requests(settings.raw_uri, write=False))
+    # Listing only the top of a prefix is not enough: jobs list `landing/<exchange>/` below it.
+    bucket, key = s3_location(settings.raw_uri)
+    top_only = json.dumps({"Statement": [
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}",
+         "Condition": {"StringEquals": {"s3:prefix": [f"{key}/"]}}},
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": [f"arn:aws:s3:::{bucket}/{key}",
+                                                                   f"arn:aws:s3:::{bucket}/{key}/*"]},
+    ]})
+    assert denied([top_only], s3_prefix_requests(settings.raw_uri, write=False))
 
 
 def test_yesterdays_rendering_does_not_load() -> None:

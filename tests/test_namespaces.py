@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.cluster import DEFAULT_KUBERNETES_VERSION
 from components.config import PlatformConfigError, parse_stack_settings
 from components.namespaces import NamespacesArgs, cpu_quantity
 from contracts.kubernetes import EXTERNAL_SECRETS_NAMESPACE, MONITORING_NAMESPACE, NODE_EXPORTER_NAMESPACE
@@ -43,7 +44,7 @@ def test_every_platform_namespace_exists_with_its_pod_security_level(stack_plan:
     # Where less than restricted is enforced, restricted is still audited and warned (except the host-level one).
     assert labels[MONITORING_NAMESPACE][f"{PSA}/warn"] == "restricted"
     assert labels[MONITORING_NAMESPACE][f"{PSA}/audit"] == "restricted"
-    version = platform_of(stack_plan).get("cluster", {}).get("kubernetesVersion", "1.33")
+    version = platform_of(stack_plan).get("cluster", {}).get("kubernetesVersion", DEFAULT_KUBERNETES_VERSION)
     for name, value in labels.items():
         for mode in ("enforce", "audit", "warn"):
             assert value[f"{PSA}/{mode}-version"] == f"v{version}", name

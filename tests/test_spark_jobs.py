@@ -130,6 +130,10 @@ def test_restricted_pod_security_and_sizing(stack_plan: Plan) -> None:
         assert spec["executor"]["memoryOverhead"] == resources.executor_memory_overhead
 
 
+def install_dir_of(entrypoint_file: str) -> str:
+    return entrypoint_file.removeprefix("local://").rsplit("/pipelines/", 1)[0]
+
+
 def test_image_entrypoint_and_environment(stack_plan: Plan, project_root: Path) -> None:
     release = settings_of(project_root, stack_plan.stack).release
     for name, resource in job_resources(stack_plan).items():
@@ -266,8 +270,11 @@ def test_images_match_what_the_program_assumes(project_root: Path) -> None:
     gpu = (project_root / "images/spark-gpu/Dockerfile").read_text()
     assert f"ARG SPARK_VERSION={SPARK_VERSION}\n" in cpu
     assert f"ARG ICEBERG_VERSION={ICEBERG_VERSION}\n" in cpu
-    for jar in ("iceberg-spark-runtime-3.5_2.12", "iceberg-aws-bundle", "spark-sql-kafka-0-10_2.12", "hadoop-aws"):
+    # spark-connect_2.12: the Spark distribution lacks the Connect server that SparkConnect resources start.
+    for jar in ("iceberg-spark-runtime-3.5_2.12", "iceberg-aws-bundle", "spark-sql-kafka-0-10_2.12", "hadoop-aws",
+                "spark-connect_2.12/${SPARK_VERSION}"):
         assert jar in cpu, jar
+    assert f"COPY --chown=185:185 contracts {install_dir_of(ENTRYPOINT_FILE)}/contracts" in cpu
     # The entry point file the SparkApplications name is where the image puts the pipelines package.
     install_dir = ENTRYPOINT_FILE.removeprefix("local://").rsplit("/pipelines/", 1)[0]
     assert f"COPY --chown=185:185 pipelines {install_dir}/pipelines" in cpu

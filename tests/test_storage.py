@@ -53,19 +53,34 @@ def test_bucket_policies_deny_plain_http(stack_plan: Plan) -> None:
 
 
 def test_lifecycle_rules_fit_each_purpose(prod_plan: Plan) -> None:
-    def rule(purpose: str) -> dict:
+    def rules(purpose: str) -> list[dict]:
         lifecycle = prod_plan.get(
             "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", f"{purpose}-lifecycle"
         )
-        [only] = lifecycle.inputs["rules"]
-        assert only["status"] == "Enabled"
-        assert only["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 3}
-        return only
+        found = lifecycle.inputs["rules"]
+        assert all(rule["status"] == "Enabled" for rule in found)
+        # Every bucket aborts incomplete uploads after 3 days, in a rule without a size filter (S3 refuses both).
+        [abort] = [rule for rule in found if "abortIncompleteMultipartUpload" in rule]
+        assert abort["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 3}
+        assert "objectSizeGreaterThan" not in abort.get("filter", {})
+        return found
 
-    assert rule("warehouse")["noncurrentVersionExpiration"] == {"noncurrentDays": 90}
-    assert rule("warehouse")["transitions"] == [{"days": 90, "storageClass": "INTELLIGENT_TIERING"}]
-    assert rule("checkpoints")["noncurrentVersionExpiration"] == {"noncurrentDays": 7}
-    assert rule("event-logs")["expiration"] == {"days": 90}
+    [warehouse] = rules("warehouse")
+    assert warehouse["noncurrentVersionExpiration"] == {"noncurrentDays": 90}
+    assert warehouse["transitions"] == [{"days": 90, "storageClass": "INTELLIGENT_TIERING"}]
+    [checkpoints] = rules("checkpoints")
+    assert checkpoints["noncurrentVersionExpiration"] == {"noncurrentDays": 7}
+    [expiry] = [rule for rule in rules("event-logs") if "expiration" in rule]
+    assert expiry["expiration"] == {"days": 90}
+    # One condition per filter: only objects with content expire, never the zero-byte event-log directory key.
+    assert expiry["filter"] == {"objectSizeGreaterThan": 0}
+
+
+def test_the_event_log_directory_exists_and_never_expires(stack_plan: Plan) -> None:
+    """Spark refuses to start without its event-log directory; on S3 that is the zero-byte `spark-events/` key."""
+    marker = stack_plan.get("aws:s3/bucketObjectv2:BucketObjectv2", "event-log-directory").inputs
+    assert marker["key"] == "spark-events/" and marker["content"] == ""
+    assert marker["serverSideEncryption"] == "aws:kms"
 
 
 def test_prod_buckets_survive_destroy_dev_ones_do_not(dev_plan: Plan, prod_plan: Plan) -> None:

@@ -56,7 +56,10 @@ def test_preview_runs_pulumi_preview_per_stack_with_the_policy_pack_and_oidc() -
     workflow = load("preview.yml")
     assert "pull_request" in workflow["on"]
     preview = workflow["jobs"]["preview"]
-    assert preview["strategy"]["matrix"]["stack"] == list(STACKS)
+    # Only dev's cluster is previewed from PR code (on its runner, as its deploy role, behind its Environment);
+    # staging and prod changes are reviewed on the offline plan diff.
+    assert preview["strategy"]["matrix"]["stack"] == ["dev"]
+    assert preview["environment"] == "${{ matrix.stack }}"
     assert preview["permissions"]["id-token"] == "write"
     (credentials,) = uses(preview, "aws-actions/configure-aws-credentials")
     assert "role-to-assume" in credentials["with"]

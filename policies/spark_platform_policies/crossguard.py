@@ -14,6 +14,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy import Policy as PulumiPolicy
 from pulumi_policy.proxy import UnknownValueError
 
 from spark_platform_policies import POLICIES, Policy
@@ -64,7 +65,7 @@ def _validator(policy: Policy) -> StackValidation:
     return validate
 
 
-def stack_policies() -> list[StackValidationPolicy]:
+def stack_policies() -> list[PulumiPolicy]:
     return [
         StackValidationPolicy(
             name=policy.name,

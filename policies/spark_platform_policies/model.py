@@ -63,9 +63,11 @@ def dig(value: Any, *path: str | int) -> Any:
         if isinstance(step, int):
             if not isinstance(value, list | tuple) or step >= len(value):
                 return None
+            value = value[step]
         elif not isinstance(value, Mapping) or step not in value:
             return None
-        value = value[step]
+        else:
+            value = value[step]
     return value
 
 

@@ -193,3 +193,29 @@ def test_a_missing_raw_directory_is_a_clear_error(spark: SparkSession, pipeline_
         PipelineError, match=r"raw directory does not exist \(expected <raw_uri>/<exchange>/\*\.jsonl\)"
     ):
         run_medallion(spark, pipeline_settings)
+
+
+def test_raw_files_are_read_by_their_literal_names_and_uris(
+    spark: SparkSession, pipeline_settings: PipelineSettings
+) -> None:
+    """Spark expands globs in the paths it is given: a listed file named `t[1].jsonl` must still mean only itself,
+    and the landing root may be a `file:` URI as well as a path (the same listing serves `s3a://`)."""
+    from pipelines.batch import read_raw_files
+
+    batch = generate_trades(12, seed=11, bad_share=0, start=START)
+    lines = [record.line for record in batch.by_exchange("binance")]
+    _append_lines(pipeline_settings, "binance", "t[1].jsonl", lines[:3])
+    _append_lines(pipeline_settings, "binance", "t{2}.jsonl", lines[3:5])
+    for root in (pipeline_settings.raw_uri, Path(pipeline_settings.raw_uri).as_uri()):
+        raw = read_raw_files(spark, root)
+        assert raw is not None
+        assert raw.count() == 5, root
+
+
+def test_glob_characters_are_escaped_and_a_missing_local_landing_directory_is_an_error(spark: SparkSession) -> None:
+    from pipelines.batch import read_raw_files
+    from pipelines.locations import literal_path
+
+    assert literal_path("s3a://b/k/t[1]{x}*?.jsonl") == "s3a://b/k/t\\[1\\]\\{x\\}\\*\\?.jsonl"
+    with pytest.raises(PipelineError, match="raw directory does not exist"):
+        read_raw_files(spark, "/nonexistent/landing")

@@ -55,11 +55,21 @@ def test_maintenance_compacts_expires_and_removes_orphans(
     assert summary.total("data_files_rewritten") == 6
 
 
-def test_policy_reads_its_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SPK_EXPIRE_SNAPSHOTS_DAYS", "2")
-    monkeypatch.setenv("SPK_RETAIN_SNAPSHOTS", "3")
-    policy = MaintenancePolicy.from_environment()
+def test_policy_reads_the_job_environment(tmp_path: Path) -> None:
+    environ = {
+        "SPK_RAW_URI": str(tmp_path / "raw"),
+        "SPK_CHECKPOINT_URI": str(tmp_path / "checkpoints"),
+        "SPK_WAREHOUSE_URI": str(tmp_path / "warehouse"),
+        "SPK_DATABASE_PREFIX": "m_",
+        "SPK_EXPIRE_SNAPSHOTS_DAYS": "2",
+        "SPK_RETAIN_SNAPSHOTS": "3",
+    }
+    policy = MaintenancePolicy.from_settings(PipelineSettings.from_environment(environ))
     assert (policy.expire_older_than, policy.retain_last) == (timedelta(days=2), 3)
+    defaults = MaintenancePolicy.from_settings(PipelineSettings.local(tmp_path))
+    assert (defaults.expire_older_than, defaults.retain_last) == (timedelta(days=7), 10)
+    with pytest.raises(ValueError, match="SPK_RETAIN_SNAPSHOTS: "):
+        PipelineSettings.from_environment({**environ, "SPK_RETAIN_SNAPSHOTS": "abc"})
 
 
 def test_procedures_take_names_inside_the_catalog() -> None:
