@@ -6,7 +6,6 @@ No Args model: what each role may touch follows from the storage, the lakehouse 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pulumi
@@ -77,14 +76,9 @@ class WorkloadIdentity(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("spark-platform:identity:WorkloadIdentity", name, None, opts)
-        invoke = pulumi.InvokeOutputOptions(parent=self)
         self._context = context
         self._cluster = cluster
-        arns = AccountArns(
-            partition=aws.get_partition_output(opts=invoke).partition,
-            region=context.region,
-            account=aws.get_caller_identity_output(opts=invoke).account_id,
-        )
+        arns = AccountArns.of_caller(context.region, parent=self)
         key_arn = storage.key.arn
         jobs_namespace, system_namespace = spark.jobs_namespace, spark.system_namespace
 

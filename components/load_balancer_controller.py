@@ -19,7 +19,7 @@ import pulumi_aws as aws
 
 from components.context import StackContext
 from components.helm import chart_release
-from components.iam_policies import irsa_trust_policy
+from components.iam_policies import AccountArns, irsa_trust_policy
 from components.load_balancer_controller_policy import ControllerScope, controller_statements
 from contracts.kubernetes import ALB_INGRESS_CLASS, IRSA_ROLE_ANNOTATION, LOAD_BALANCER_CONTROLLER_ACCOUNT
 from contracts.node_pools import NodePoolContract
@@ -112,11 +112,7 @@ class LoadBalancerController(pulumi.ComponentResource):
             opts=child,
         )
         scope = ControllerScope(
-            partition=aws.get_partition_output(opts=invoke).partition,
-            account=aws.get_caller_identity_output(opts=invoke).account_id,
-            region=context.region,
-            cluster_name=cluster.name,
-            vpc_id=network.vpc.id,
+            arns=AccountArns.of_caller(context.region, parent=self), cluster_name=cluster.name, vpc_id=network.vpc.id
         )
         document = aws.iam.get_policy_document_output(statements=controller_statements(scope), opts=invoke)
         access = aws.iam.RolePolicy(f"{ROLE_KEY}-access", role=self.role.id, policy=document.json, opts=child)

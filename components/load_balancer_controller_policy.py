@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.iam_policies import Condition, Statement
+from components.iam_policies import AccountArns, Condition, Statement
 
 #: The tag the controller puts on every AWS resource it creates; its value is the controller's `clusterName`.
 CLUSTER_TAG = "elbv2.k8s.aws/cluster"
@@ -87,16 +87,12 @@ MODIFY_OWN_TARGET_GROUP_ACTIONS = [
 class ControllerScope:
     """Where the controller may act: one account, region, cluster (its `clusterName`) and VPC."""
 
-    partition: pulumi.Input[str]
-    account: pulumi.Input[str]
-    region: str
+    arns: AccountArns
     cluster_name: str
     vpc_id: pulumi.Input[str]
 
     def arn(self, service: str, resource: str, *, regional: bool = True) -> pulumi.Output[str]:
-        return pulumi.Output.concat(
-            "arn:", self.partition, f":{service}:{self.region if regional else ''}:", self.account, ":", resource
-        )
+        return self.arns.arn(service, resource, regional=regional)
 
     def elb(self, resource: str) -> pulumi.Output[str]:
         return self.arn("elasticloadbalancing", resource)
