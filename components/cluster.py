@@ -150,7 +150,8 @@ class ClusterArgs(ConfigModel):
                              unreachable)
 
 
-ACCESS_POLICY = "arn:aws:eks::aws:cluster-access-policy"
+#: EKS access policies, under the partition's own `arn:<partition>:eks::aws:` prefix.
+ACCESS_POLICY_PATH = ":eks::aws:cluster-access-policy/"
 AccessLevel = Literal["admin", "deployer", "read-only"]
 
 
@@ -322,6 +323,7 @@ class EksCluster(pulumi.ComponentResource):
             ],
         ]
         self.access_entries: dict[str, aws.eks.AccessEntry] = {}
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
         #: The deploy role's entry and policy association: the Kubernetes provider waits for them, or its first
         #: requests race them and are refused.
         self.deploy_access: list[pulumi.Resource] = []
@@ -341,7 +343,7 @@ class EksCluster(pulumi.ComponentResource):
                 f"access-{key}-policy",
                 cluster_name=self.cluster.name,
                 principal_arn=entry.principal_arn,
-                policy_arn=f"{ACCESS_POLICY}/{policy}",
+                policy_arn=pulumi.Output.concat("arn:", partition, ACCESS_POLICY_PATH, policy),
                 access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(
                     type="cluster" if namespaces is None else "namespace", namespaces=namespaces
                 ),
@@ -391,7 +393,8 @@ class EksCluster(pulumi.ComponentResource):
                 configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
             ),
             "kube-proxy": addon("kube-proxy"),
-            "eks-pod-identity-agent": addon("eks-pod-identity-agent"),
+            # No eks-pod-identity-agent: every workload identity here is IRSA, and an unused agent is one more
+            # host-network DaemonSet that hands out credentials.
         }
 
 

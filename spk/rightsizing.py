@@ -17,8 +17,8 @@ KERNEL_MEMORY_FRACTION = 0.03
 KUBE_RESERVED_BASE_MIB = 255
 KUBE_RESERVED_PER_POD_MIB = 11
 EVICTION_THRESHOLD_MIB = 100
-#: Per-node daemons on every pool: aws-node (VPC CNI), kube-proxy, eks-pod-identity-agent, ebs-csi-node and the
-#: Prometheus node exporter, at their requests.
+#: Per-node daemons on every pool: aws-node (VPC CNI), kube-proxy, ebs-csi-node and the Prometheus node exporter,
+#: at their requests, with some headroom.
 DAEMONSET_CPU_MILLI = 400
 DAEMONSET_MEMORY_MIB = 768
 #: Spark's default executor memory overhead: 10 % of the heap, at least 384 MiB.

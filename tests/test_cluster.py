@@ -108,7 +108,8 @@ def test_access_entries_match_the_configured_roles(stack_plan: Plan, project_roo
 
 def test_addons_are_explicit_and_network_policy_is_enforced(stack_plan: Plan) -> None:
     addons = {a.inputs["addonName"]: a for a in stack_plan.of_type(ADDON)}
-    assert set(addons) == {"vpc-cni", "kube-proxy", "eks-pod-identity-agent", "coredns", "aws-ebs-csi-driver"}
+    # IRSA only: no Pod Identity agent handing out credentials nobody asked for.
+    assert set(addons) == {"vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver"}
     assert json.loads(addons["vpc-cni"].inputs["configurationValues"])["enableNetworkPolicy"] == "true"
     assert all(a.inputs["resolveConflictsOnUpdate"] == "OVERWRITE" for a in addons.values())
     # The CNI and the EBS CSI driver run with their own IRSA roles, not the node role.
