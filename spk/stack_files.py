@@ -42,16 +42,82 @@ def project_root(start: Path | None = None) -> Path:
     )
 
 
+#: Bounds that make any input answer within a moment: a stack file is a few KiB of config.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_EXPANDED_NODES = 100_000
+MAX_DEPTH = 64
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing what Pulumi's own parser refuses: a key given twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # pyright: ignore[reportUnknownMemberType]
+            if isinstance(key, list | dict) or key in seen:
+                mark = key_node.start_mark
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {str(key)[:40]!r}" if not isinstance(key, list | dict)
+                    else "a mapping or list used as a key", mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(value: Any) -> tuple[int, int]:
+    """(nodes, depth) of a loaded document as if every alias were copied out: an alias bomb is small on disk and
+    as objects (aliases share), but explodes anything that walks it. Memoised, so a bomb is measured at once."""
+    sizes: dict[int, tuple[int, int]] = {}
+
+    def measure(item: Any, depth: int) -> tuple[int, int]:
+        if depth > MAX_DEPTH:
+            return MAX_EXPANDED_NODES + 1, depth
+        if not isinstance(item, dict | list):
+            return 1, 0
+        if id(item) in sizes:
+            return sizes[id(item)]
+        children = list(item.keys()) + list(item.values()) if isinstance(item, dict) else item
+        nodes, deepest = 1, 0
+        for child in children:
+            child_nodes, child_depth = measure(child, depth + 1)
+            nodes, deepest = min(nodes + child_nodes, MAX_EXPANDED_NODES + 1), max(deepest, child_depth + 1)
+        sizes[id(item)] = (nodes, deepest)
+        return nodes, deepest
+
+    return measure(value, 0)
+
+
 def _load_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except FileNotFoundError:
         raise SpkError(f"{path.name}: file not found in {path.parent}") from None
+    except OSError as error:
+        raise SpkError(f"{path.name}: cannot read it ({error.strerror or error})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise SpkError(f"{path.name}: {len(data):,} bytes; expected a stack file of at most {MAX_FILE_BYTES:,}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise SpkError(f"{path.name}: line {line}: expected UTF-8 text, found byte 0x{data[error.start]:02x}") from None
+    try:
+        document = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(error, "problem", None) or "invalid YAML"
         raise SpkError(f"{path.name}: not valid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise SpkError(f"{path.name}: nested too deeply (expected at most {MAX_DEPTH} levels)") from None
+    nodes, depth = _expanded_size(document)
+    if nodes > MAX_EXPANDED_NODES or depth > MAX_DEPTH:
+        raise SpkError(
+            f"{path.name}: expands to more than {MAX_EXPANDED_NODES:,} values or {MAX_DEPTH} levels (YAML aliases "
+            "repeated inside each other?); expected a stack file of plain config"
+        )
+    return document
 
 
 def _qualify(key: str) -> str:
