@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +10,7 @@ import typer
 
 from spk.console import console, user_errors
 from spk.errors import SpkError
+from spk.files import write_atomically
 from spk.kube_objects import kubernetes_objects, manifest_file_name, to_yaml
 from spk.plan import Plan
 
@@ -25,18 +24,6 @@ def write_manifests(stack: str, out_dir: Path) -> list[Path]:
     from spk.engine import render_plan  # deferred: pulls in the Pulumi SDK and the program
 
     return write_plan_manifests(render_plan(stack), out_dir)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write beside the target, then rename over it: a reader (or a kill) never sees half a file."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _owned(out_dir: Path) -> set[str]:
@@ -63,9 +50,9 @@ def write_plan_manifests(plan: Plan, out_dir: Path) -> list[Path]:
             )
         paths = []
         for name, obj in files.items():
-            _atomic_write(out_dir / name, to_yaml(obj))
+            write_atomically(out_dir / name, to_yaml(obj))
             paths.append(out_dir / name)
-        _atomic_write(out_dir / OWNED_LIST, "".join(f"{name}\n" for name in sorted(files)))
+        write_atomically(out_dir / OWNED_LIST, "".join(f"{name}\n" for name in sorted(files)))
         for stale in sorted(owned - set(files)):
             (out_dir / stale).unlink(missing_ok=True)
     except OSError as error:

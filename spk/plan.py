@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from spk.errors import SpkError
+from spk.files import write_atomically
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Plan:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     def write(self, path: Path) -> None:
-        path.write_text(self.to_json(), encoding="utf-8")
+        write_atomically(path, self.to_json())
 
     @classmethod
     def read(cls, path: Path) -> Plan:

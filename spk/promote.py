@@ -26,6 +26,7 @@ from components.config import PLATFORM_KEY, PlatformConfigError
 from spk.console import console, fail, user_errors
 from spk.diff import PlanDiff, PropertyChange, diff_plans, diff_values
 from spk.errors import SpkError
+from spk.files import write_atomically
 from spk.stack_files import STACKS, project_root, read_stack_file
 
 RELEASE_KEY = "release"
@@ -196,6 +197,20 @@ def source_problems(root: Path, source: str) -> list[str]:
     return [f"policy {v.policy}: {v.message}" for v in mandatory(check_plan(plan))]
 
 
+def uncommitted(root: Path, path: Path) -> list[str]:
+    """A release is promoted from what the repository holds: an uncommitted source stack file is a problem."""
+    try:
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--", path.name], cwd=root, capture_output=True, text=True,
+            timeout=30, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []  # no git here: nothing to compare with
+    if status.returncode != 0 or not status.stdout.strip():
+        return []
+    return [f"{path.name} has uncommitted changes; commit the release you promote"]
+
+
 def deployed_release(root: Path, stack: str) -> dict[str, Any]:
     """The `release` output of the deployed stack, via the Pulumi CLI."""
     pulumi = shutil.which("pulumi")
@@ -334,7 +349,7 @@ def promote_command(
         if not change.changes:
             console.print(f"{target} already runs the release of {source}: nothing to promote")
             return
-        promotion.problems = source_problems(root, source)
+        promotion.problems = source_problems(root, source) + uncommitted(root, source_file.path)
         if check_deployed:
             deployed = deployed_release(root, source)
             expected = expected_release(root, source) if not promotion.problems else None
@@ -370,12 +385,17 @@ def promote_command(
     print_diff(promotion.plan_diff)
 
     if summary is not None:
-        summary.write_text(summary_markdown(promotion), encoding="utf-8")
+        with user_errors():
+            write_atomically(summary, summary_markdown(promotion))
         console.print(f"summary written to {summary}")
     if dry_run:
         console.print(f"[yellow]dry run[/]: {target_file.path.name} not written")
         return
-    target_file.path.write_text(change.new_text, encoding="utf-8")
+    with user_errors():
+        # An edit made to the target while this ran would be silently reverted by writing over it.
+        if target_file.path.read_text(encoding="utf-8") != change.old_text:
+            raise SpkError(f"{target_file.path.name}: changed while promoting; nothing written, run again")
+        write_atomically(target_file.path, change.new_text)
     console.print(f"wrote {target_file.path.name} (release block only)")
 
 

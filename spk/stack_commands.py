@@ -102,7 +102,8 @@ def plan_command(
         console.print(plan_tree(plan))
     console.print(type_count_table(plan))
     if json_file is not None:
-        plan.write(json_file)
+        with user_errors():
+            plan.write(json_file)
         console.print(f"plan written to {json_file}")
 
 

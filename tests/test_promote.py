@@ -194,3 +194,33 @@ def test_check_deployed_compares_the_source_stack_output(
     refused = runner.invoke(app, ["promote", "dev", "staging", "--dry-run", "--check-deployed"])
     assert refused.exit_code == 2
     assert "release.pipelinesVersion" in refused.output and "deploy dev first" in refused.output
+
+
+def test_promote_flags_an_uncommitted_source(tmp_path: Path, project_root: Path) -> None:
+    import subprocess
+
+    from spk import promote
+
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.staging.yaml"):
+        shutil.copy(project_root / name, tmp_path / name)
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "add", "."], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-qm", "stacks"], cwd=tmp_path, check=True)
+    assert promote.uncommitted(tmp_path, tmp_path / "Pulumi.dev.yaml") == []
+    with (tmp_path / "Pulumi.dev.yaml").open("a") as handle:
+        handle.write("# an edit nobody committed\n")
+    assert promote.uncommitted(tmp_path, tmp_path / "Pulumi.dev.yaml") == [
+        "Pulumi.dev.yaml has uncommitted changes; commit the release you promote"
+    ]
+
+
+def test_write_atomically_names_an_unwritable_place(tmp_path: Path) -> None:
+    from spk.errors import SpkError
+    from spk.files import write_atomically
+
+    with pytest.raises(SpkError, match=r"cannot write there"):
+        write_atomically(tmp_path / "missing-folder" / "summary.md", "x")
+    target = tmp_path / "summary.md"
+    write_atomically(target, "complete")
+    assert target.read_text() == "complete" and list(tmp_path.iterdir()) == [target]
