@@ -7,6 +7,7 @@ Why each setting is here is documented next to it and in docs/jobs-as-code.md.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import pulumi
@@ -26,6 +27,22 @@ GLUE_CATALOG_IMPL = "org.apache.iceberg.aws.glue.GlueCatalog"
 S3_FILE_IO = "org.apache.iceberg.aws.s3.S3FileIO"
 #: The RAPIDS accelerator's GPU discovery script inside images/spark-gpu.
 GPU_DISCOVERY_SCRIPT = "/opt/sparkRapidsPlugin/getGpusResources.sh"
+
+
+#: Conf keys that carry a credential. Jobs get AWS access from their pod's web identity (IRSA), so a credential in
+#: stack conf is a mistake that would sit in clear in the plan, the manifests, the PR diff and the state.
+CREDENTIAL_KEY = re.compile(r"secret|passw|token|credential|access\.key|session\.key|private\.key", re.IGNORECASE)
+#: ... except settings that only name a mechanism.
+NOT_A_CREDENTIAL = frozenset({"spark.hadoop.fs.s3a.aws.credentials.provider"})
+AWS_ACCESS_KEY_ID = re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")
+
+
+def credential_keys(conf: Mapping[str, str]) -> list[str]:
+    """Keys of `conf` that look like they carry a credential (by name or by an AWS key id in the value)."""
+    return sorted(
+        key for key, value in conf.items()
+        if key not in NOT_A_CREDENTIAL and (CREDENTIAL_KEY.search(key) or AWS_ACCESS_KEY_ID.search(str(value)))
+    )
 
 
 def s3_uri(bucket: pulumi.Input[str], path: str, scheme: str = "s3a") -> pulumi.Input[str]:

@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 from components.context import StackContext
 from components.model import ConfigModel, rule_error
 from components.pod_security import SAFE_TO_EVICT, container_security_context, placement, pod_security_context
-from components.spark_conf import SparkConf, job_conf, s3_uri
+from components.spark_conf import SparkConf, credential_keys, job_conf, s3_uri
 from contracts.job_environment import (
     BootstrapServers,
     DqMode,
@@ -51,6 +51,13 @@ class JobOverrideArgs(ConfigModel):
     conf: dict[str, str] = Field(
         default_factory=dict, description="Spark conf for this job in this stack; wins over every other layer."
     )
+
+    @model_validator(mode="after")
+    def _no_credentials(self) -> JobOverrideArgs:
+        leaked = credential_keys(self.conf)
+        if leaked:
+            raise rule_error("conf", "no credentials in Spark conf (jobs authenticate with IRSA)", leaked)
+        return self
 
 
 class KafkaSourceArgs(ConfigModel):

@@ -58,6 +58,10 @@ class Plan:
             document = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise SpkError(f"{path}: plan file not found") from None
+        except UnicodeDecodeError as error:
+            raise SpkError(f"{path}: not a plan JSON file (byte {error.start}: not UTF-8 text)") from None
+        except OSError as error:
+            raise SpkError(f"{path}: cannot read it ({error.strerror or error})") from None
         except json.JSONDecodeError as error:
             raise SpkError(f"{path}: not a plan JSON file (line {error.lineno}: {error.msg})") from None
         try:
