@@ -21,7 +21,7 @@ from pydantic import Field, StringConstraints, ValidationInfo, model_validator
 from components.context import StackContext
 from components.deploy_runner import DeployRunnerArgs
 from components.iam_policies import Statement, irsa_trust_policy, service_trust_policy
-from components.model import ConfigModel, environment_of, rule_error
+from components.model import ConfigModel, RetentionDays, environment_of, rule_error
 from components.network import Network, eks_cluster_name
 from contracts.kubernetes import DEPLOYER_GROUP, READ_ONLY_GROUP, VPC_CNI_ACCOUNT
 
@@ -81,7 +81,7 @@ class ClusterArgs(ConfigModel):
         default_factory=lambda: ["api", "audit", "authenticator", "controllerManager", "scheduler"],
         description="Control-plane log types sent to CloudWatch.",
     )
-    log_retention_days: int = Field(default=90, ge=1, le=3653, description="Control-plane log retention, in days.")
+    log_retention_days: RetentionDays = Field(default=90, description="Control-plane log retention, in days.")
     deploy_runner: DeployRunnerArgs | None = Field(
         default=None,
         description="A GitHub Actions runner the platform hosts in the VPC (AWS CodeBuild) that the deploy workflow "

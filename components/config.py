@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from components.cluster import ClusterArgs
-from components.context import StackContext
+from components.context import PLATFORM_TAG_KEYS, StackContext
 from components.model import RULE_ERROR_TYPE, ConfigModel, Environment, rule_error
 from components.monitoring import MonitoringArgs
 from components.namespaces import NamespacesArgs
@@ -92,7 +92,18 @@ class PlatformConfig(ConfigModel):
     )
     spark: SparkArgs = Field(default_factory=lambda: SparkArgs(), description="Spark Operator, catalog, servers.")
     jobs: JobsArgs = Field(default_factory=lambda: JobsArgs(), description="Which pipeline jobs run, with overrides.")
-    tags: dict[str, str] = Field(default_factory=dict, description="Extra tags on every AWS resource.")
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra tags on every AWS resource (AWS limits: 50 tags in all, keys up to 128 characters, values "
+        "up to 256, no `aws:` prefix; the platform's own tags cannot be overridden).",
+    )
+
+    @model_validator(mode="after")
+    def _tags_aws_accepts(self) -> PlatformConfig:
+        problems = tag_problems(self.tags)
+        if problems:
+            raise rule_error("tags", problems[0][0], problems[0][1])
+        return self
 
     @model_validator(mode="after")
     def _gpu_jobs_need_gpu_pool(self) -> PlatformConfig:
@@ -105,6 +116,30 @@ class PlatformConfig(ConfigModel):
                 ", ".join(stranded),
             )
         return self
+
+
+#: AWS's limit of tags per resource (EC2, S3, IAM, EKS, ...).
+AWS_MAX_TAGS = 50
+
+
+def tag_problems(tags: Mapping[str, str]) -> list[tuple[str, Any]]:
+    """(expected, found) for each way AWS's tagging rules, or the platform's own tags, would refuse `tags`."""
+    allowed = re.compile(r"^[\w .:/=+\-@]*$")
+    problems: list[tuple[str, Any]] = []
+    own = sorted(set(tags) & set(PLATFORM_TAG_KEYS))
+    if own:
+        problems.append((f"no override of the platform's own tags ({', '.join(PLATFORM_TAG_KEYS)})", own))
+    if len(tags) + len(PLATFORM_TAG_KEYS) + 1 > AWS_MAX_TAGS:  # +1: the per-resource `purpose`-style tag
+        problems.append((f"at most {AWS_MAX_TAGS - len(PLATFORM_TAG_KEYS) - 1} tags (AWS allows {AWS_MAX_TAGS} per "
+                         "resource, the platform sets the rest)", f"{len(tags)} tags"))
+    for key, value in tags.items():
+        if not 1 <= len(key) <= 128 or not allowed.match(key) or key.lower().startswith("aws:"):
+            problems.append(("tag keys of 1-128 letters, digits, spaces and _ . : / = + - @, not starting with "
+                             "`aws:`", key[:60]))
+        if len(value) > 256 or not allowed.match(value):
+            problems.append(("tag values of at most 256 letters, digits, spaces and _ . : / = + - @",
+                             f"the value of {key[:60]!r}"))
+    return problems
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from components.model import Environment
 from contracts.project import PROJECT, name_prefix
 
+#: The tags the platform puts on every AWS resource; a stack's `tags` may add to them, never replace them.
+PLATFORM_TAG_KEYS = ("project", "environment", "managed-by")
+
 
 @dataclass(frozen=True)
 class StackContext:
@@ -31,7 +34,7 @@ class StackContext:
 
     @property
     def tags(self) -> dict[str, str]:
-        base = {"project": PROJECT, "environment": self.environment, "managed-by": "pulumi"}
+        base = dict(zip(PLATFORM_TAG_KEYS, (PROJECT, self.environment, "pulumi"), strict=True))
         return {**base, **self.extra_tags}
 
     def physical_name(self, purpose: str) -> str:

@@ -3,13 +3,29 @@ they appear in `Pulumi.<stack>.yaml`, and one way to report a cross-field rule s
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 Environment = Literal["dev", "staging", "prod"]
+
+#: The retention periods CloudWatch Logs accepts (PutRetentionPolicy); any other number is refused at deploy time.
+CLOUDWATCH_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)
+
+
+def _cloudwatch_retention(days: int) -> int:
+    if days not in CLOUDWATCH_RETENTION_DAYS:
+        raise ValueError(
+            f"expected a CloudWatch Logs retention ({', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}), found {days}"
+        )
+    return days
+
+
+RetentionDays = Annotated[int, AfterValidator(_cloudwatch_retention)]
 
 #: Error type of a violated cross-field rule; the formatter appends `ctx["field"]` to the error location.
 RULE_ERROR_TYPE = "config_rule"

@@ -12,13 +12,13 @@ from pydantic import Field, ValidationInfo, model_validator
 from components.buckets import deny_insecure_transport, make_private
 from components.context import StackContext
 from components.iam_policies import Condition, Principal, Statement
-from components.model import ConfigModel, environment_of, rule_error
+from components.model import ConfigModel, RetentionDays, environment_of, rule_error
 
 
 class FlowLogsArgs(ConfigModel):
     enabled: bool = Field(default=True, description="Capture VPC flow logs. Required in staging and prod.")
     destination: Literal["cloudwatch", "s3"] = Field(default="cloudwatch", description="Where flow logs go.")
-    retention_days: int = Field(default=90, ge=1, le=3653, description="CloudWatch retention of flow logs, in days.")
+    retention_days: RetentionDays = Field(default=90, description="CloudWatch retention of flow logs, in days.")
 
 
 class NetworkArgs(ConfigModel):

@@ -196,3 +196,29 @@ def test_the_credentials_provider_setting_is_not_a_credential() -> None:
     from components.spark_conf import credential_keys
 
     assert credential_keys({"spark.hadoop.fs.s3a.aws.credentials.provider": "com.amazonaws.auth.X"}) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "fragment"),
+    [
+        ({"cluster": {"logRetentionDays": 45}}, "cluster.logRetentionDays", "expected a CloudWatch Logs retention"),
+        ({"tags": {"environment": "prod"}}, "tags", "no override of the platform's own tags"),
+        ({"tags": {"aws:cloudformation:stack": "x"}}, "tags", "not starting with `aws:`"),
+        ({"tags": {"k" * 129: "v"}}, "tags", "tag keys of 1-128"),
+        ({"tags": {"owner": "v" * 257}}, "tags", "tag values of at most 256"),
+        ({"tags": {f"t{i}": "v" for i in range(47)}}, "tags", "at most 46 tags"),
+        ({"tags": {"bad{key}": "v"}}, "tags", "tag keys of 1-128"),
+    ],
+)
+def test_values_aws_would_refuse_at_deploy_time_are_refused_now(
+    project_root: Path, change: dict[str, Any], path: str, fragment: str
+) -> None:
+    platform = copy.deepcopy(shipped(project_root, "dev")[PLATFORM_KEY])
+    for key, value in change.items():
+        platform[key] = {**platform.get(key, {}), **value} if key == "cluster" else value
+    with pytest.raises(PlatformConfigError) as raised:
+        parse_stack_settings("dev", platform, "us-east-1")
+    assert any(
+        str(p).startswith(f"Pulumi.dev.yaml: spark-platform:platform.{path}: ") and fragment in str(p)
+        for p in raised.value.problems
+    ), [str(p) for p in raised.value.problems]
