@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from contracts.job_environment import JOB_SETTINGS
 from contracts.lake import EXCHANGES
 from pipelines.errors import PipelineError
 from pipelines.locations import ensure_directory
@@ -26,6 +27,8 @@ RAW_FILE = StructType([StructField("value", StringType(), False)])
 #: Caps one micro-batch on the cluster so a backlog after an outage is drained in bounded steps.
 KAFKA_MAX_OFFSETS_PER_TRIGGER = 200_000
 KAFKA_CONNECTOR = "org.apache.spark:spark-sql-kafka-0-10_2.12"
+#: The job-environment variable that carries the brokers (named by the contract, never spelled here).
+BOOTSTRAP_VARIABLE = next(s.variable for s in JOB_SETTINGS if s.field == "kafka_bootstrap_servers")
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,8 @@ def file_specs(settings: PipelineSettings) -> list[SourceSpec]:
 def kafka_spec(settings: PipelineSettings) -> SourceSpec:
     if not settings.kafka_bootstrap_servers:
         raise PipelineError(
-            "the kafka source needs bootstrap servers: set kafka_bootstrap_servers (SPK_KAFKA_BOOTSTRAP on the "
-            "cluster), e.g. 'b-1.msk.internal:9098'",
+            f"the kafka source needs bootstrap servers: set kafka_bootstrap_servers ({BOOTSTRAP_VARIABLE} on the "
+            "cluster, rendered from jobs.source.kafka.bootstrapServers), e.g. 'b-1.msk.internal:9098'",
             step="source",
         )
     unknown = sorted(set(settings.kafka_topics) - set(EXCHANGES))

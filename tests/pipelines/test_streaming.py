@@ -180,3 +180,11 @@ def test_kafka_source_without_brokers_or_connector_is_a_clear_error(
     # No connector jar in the local session: the error says what is missing instead of a Java stack trace.
     with pytest.raises(PipelineError, match="spark-sql-kafka-0-10"):
         open_stream(spark, configured)
+
+
+def test_kafka_without_brokers_names_the_variable_the_cluster_sets(pipeline_settings: PipelineSettings) -> None:
+    from pipelines.sources import kafka_spec
+
+    expected = r"set kafka_bootstrap_servers \(SPK_KAFKA_BOOTSTRAP_SERVERS on the cluster"
+    with pytest.raises(PipelineError, match=expected):
+        kafka_spec(pipeline_settings.model_copy(update={"source": "kafka"}))
