@@ -24,7 +24,12 @@ from components.spark_connect import SparkConnectServer
 from components.spark_jobs import JobTarget, SparkJobs, job_environment
 from components.spark_operator import SparkOperator
 from components.storage import ObjectStorage
-from contracts.kubernetes import GRAFANA_ADMIN_SECRET, MONITORING_NAMESPACE, spark_driver_account
+from contracts.kubernetes import (
+    GRAFANA_ADMIN_SECRET,
+    MONITORING_NAMESPACE,
+    SPARK_CONNECT_TOKEN_SECRET,
+    spark_driver_account,
+)
 
 settings = load_stack_settings()
 platform = settings.platform
@@ -163,8 +168,9 @@ if spark.history_server.enabled:
         provider=cluster.kubernetes_provider,
         depends_on=[platform_namespaces],
     )
+spark_connect = None
 if spark.connect.enabled:
-    SparkConnectServer(
+    spark_connect = SparkConnectServer(
         "spark-connect",
         spark.connect,
         namespace=spark.jobs_namespace,
@@ -173,6 +179,7 @@ if spark.connect.enabled:
         conf=merge_conf(spark_defaults, spark.default_conf),
         contract=node_pools.contract,
         provider=cluster.kubernetes_provider,
+        token_secret=[platform_secrets.external_secrets[SPARK_CONNECT_TOKEN_SECRET]],
         depends_on=[platform_namespaces, spark_operator.release],
     )
 spark_jobs = SparkJobs(
@@ -215,3 +222,9 @@ pulumi.export("platformNamespaces", sorted(platform_namespaces.namespaces))
 pulumi.export("platformSecretArns", {purpose: secret.arn for purpose, secret in platform_secrets.secrets.items()})
 pulumi.export("glueDatabases", {layer: database.name for layer, database in catalog.databases.items()})
 pulumi.export("sparkJobs", sorted(spark_jobs.resources))
+if spark_connect is not None:
+    # The token itself stays in Secrets Manager (platformSecretArns); the CA certificate is public.
+    pulumi.export("sparkConnect", {
+        "endpoint": spark_connect.gateway.endpoint,
+        "caCertificate": spark_connect.gateway.ca_certificate,
+    })

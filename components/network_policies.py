@@ -16,14 +16,15 @@ import pulumi_kubernetes as kubernetes
 
 from components.history_server import APP as HISTORY_SERVER_APP
 from components.history_server import UI_PORT as HISTORY_SERVER_PORT
-from components.spark_connect import APP as SPARK_CONNECT_APP
+from components.spark_connect import COMPONENT_LABEL as SPARK_CONNECT_COMPONENT_LABEL
+from components.spark_connect import SERVER_LABELS as SPARK_CONNECT_SERVER
 from contracts.kubernetes import (
     CONNECT_CLIENT_LABEL,
     EXTERNAL_SECRETS_NAMESPACE,
     KUBE_SYSTEM,
     MONITORING_NAMESPACE,
     NODE_EXPORTER_NAMESPACE,
-    SPARK_CONNECT_PORT,
+    SPARK_CONNECT_GATEWAY_PORT,
     SPARK_UI_PORT,
 )
 from contracts.metrics import PIPELINE_METRICS_PORT
@@ -48,6 +49,9 @@ COREDNS_METRICS_PORT = 9153
 PROMETHEUS_POD = {"app.kubernetes.io/name": "prometheus"}
 SPARK_OPERATOR_POD = {"app.kubernetes.io/name": "spark-operator"}
 KUBE_DNS_POD = {"k8s-app": "kube-dns"}
+#: The ports the operator gives a Spark Connect server (`spark.driver.port`, `spark.driver.blockManager.port`):
+#: its executors connect back on them.
+CONNECT_DRIVER_PORTS = (7078, 7079)
 
 Direction = Literal["Ingress", "Egress"]
 
@@ -60,6 +64,8 @@ class Allow:
     why: str
     directions: tuple[Direction, ...]
     pod_selector: dict[str, str] = field(default_factory=dict)
+    #: Label-selector expressions on top of `pod_selector`, e.g. "every pod but the Spark Connect server".
+    pod_expressions: tuple[dict[str, Any], ...] = ()
     peers: tuple[dict[str, Any], ...] = ()
     ports: tuple[dict[str, Any], ...] = ()
 
@@ -115,11 +121,18 @@ def namespace_allows(
     # The EKS control plane reaches webhooks from its ENIs inside the VPC's subnets.
     from_api_server = cidr(vpc_cidr)
     allows: dict[str, list[Allow]] = {spec.name: common_allows(spec.name) for spec in namespaces.specs}
+    # With Spark Connect on, its server is left out of the namespace-wide allow: its own gRPC port is plaintext and
+    # unauthenticated, so no pod but its gateway sidecar (over loopback, which no policy governs) may reach it.
+    server_role = SPARK_CONNECT_SERVER[SPARK_CONNECT_COMPONENT_LABEL]
+    not_connect_server = (
+        ({"key": SPARK_CONNECT_COMPONENT_LABEL, "operator": "NotIn", "values": [server_role]},) if spark_connect else ()
+    )
     allows[jobs] += [
         Allow(
             "allow-spark-intra-namespace",
             "Drivers and executors talk on Spark's RPC, block-manager and shuffle ports, which are dynamic.",
             ("Ingress", "Egress"),
+            pod_expressions=not_connect_server,
             peers=(same_namespace(),),
         ),
         Allow(
@@ -131,17 +144,33 @@ def namespace_allows(
         ),
     ]
     if spark_connect:
-        allows[jobs].append(
+        allows[jobs] += [
             Allow(
                 "allow-spark-connect-clients",
                 f"Spark Connect clients (notebooks, BI) in namespaces labelled {CONNECT_CLIENT_LABEL}=true reach the "
-                "Connect server's gRPC port.",
+                "Connect gateway (TLS + bearer token), never the server's plaintext port.",
                 ("Ingress",),
-                pod_selector={"app.kubernetes.io/name": SPARK_CONNECT_APP},
+                pod_selector=SPARK_CONNECT_SERVER,
                 peers=({"namespaceSelector": {"matchLabels": {CONNECT_CLIENT_LABEL: "true"}}},),
-                ports=tcp(SPARK_CONNECT_PORT),
-            )
-        )
+                ports=tcp(SPARK_CONNECT_GATEWAY_PORT),
+            ),
+            Allow(
+                "allow-spark-connect-executors",
+                "The Connect server's executors (and any Spark pod of the namespace) reach it on its driver RPC and "
+                "block-manager ports only.",
+                ("Ingress",),
+                pod_selector=SPARK_CONNECT_SERVER,
+                peers=(same_namespace(),),
+                ports=tcp(*CONNECT_DRIVER_PORTS),
+            ),
+            Allow(
+                "allow-spark-connect-server-egress",
+                "The Connect server, a Spark driver, reaches its executors on their dynamic ports.",
+                ("Egress",),
+                pod_selector=SPARK_CONNECT_SERVER,
+                peers=(same_namespace(),),
+            ),
+        ]
     allows[system] += [
         Allow(
             "allow-operator-webhook",
@@ -270,7 +299,10 @@ class PlatformNetworkPolicies(pulumi.ComponentResource):
                         annotations={WHY_ANNOTATION: allow.why},
                     ),
                     spec=cast(Any, {  # a dict in the API's own field names; validated against the schema in tests
-                        "podSelector": {"matchLabels": allow.pod_selector} if allow.pod_selector else {},
+                        "podSelector": {
+                            **({"matchLabels": allow.pod_selector} if allow.pod_selector else {}),
+                            **({"matchExpressions": list(allow.pod_expressions)} if allow.pod_expressions else {}),
+                        },
                         "policyTypes": list(allow.directions),
                         # The deny-all policy has no rules: with both types listed, no traffic matches it.
                         **({"ingress": [_rule(allow, "Ingress")]}

@@ -17,6 +17,7 @@ import pulumi_random as random
 
 from components.context import StackContext
 from components.helm import chart_release
+from components.spark_connect_gateway import TOKEN_MAP_KEY, token_map_template
 from contracts.kubernetes import (
     EXTERNAL_SECRETS_ACCOUNT,
     GRAFANA_ADMIN_SECRET,
@@ -47,13 +48,19 @@ class GeneratedSecret:
     #: Keys of the JSON document in Secrets Manager; each becomes a key of the Kubernetes Secret.
     keys: tuple[str, ...]
     length: int = 32
+    #: Extra keys of the Kubernetes Secret, rendered by External Secrets' template engine (v2) from the JSON keys:
+    #: a consumer gets the value in the form it reads without the value ever passing through Pulumi.
+    templates: tuple[tuple[str, str], ...] = ()
 
 
 def generated_secrets(jobs_namespace: str, spark_connect: bool) -> list[GeneratedSecret]:
     secrets = [GeneratedSecret(GRAFANA_ADMIN_SECRET, MONITORING_NAMESPACE, ("admin-user", "admin-password"))]
     if spark_connect:
-        # Clients present it to the Spark Connect server (auth interceptor / proxy).
-        secrets.append(GeneratedSecret(SPARK_CONNECT_TOKEN_SECRET, jobs_namespace, ("token",), length=48))
+        # Clients present it to the Spark Connect gateway, which reads it as an nginx map.
+        secrets.append(GeneratedSecret(
+            SPARK_CONNECT_TOKEN_SECRET, jobs_namespace, ("token",), length=48,
+            templates=((TOKEN_MAP_KEY, token_map_template()),),
+        ))
     return secrets
 
 
@@ -166,7 +173,13 @@ class PlatformSecrets(pulumi.ComponentResource):
                 spec={
                     "refreshInterval": REFRESH_INTERVAL,
                     "secretStoreRef": {"kind": "ClusterSecretStore", "name": CLUSTER_SECRET_STORE},
-                    "target": {"name": spec.purpose, "creationPolicy": "Owner"},
+                    "target": {
+                        "name": spec.purpose,
+                        "creationPolicy": "Owner",
+                        # Merge: the templated keys come on top of the document's own.
+                        **({"template": {"engineVersion": "v2", "mergePolicy": "Merge", "data": dict(spec.templates)}}
+                           if spec.templates else {}),
+                    },
                     # Every key of the JSON document becomes a key of the Kubernetes Secret.
                     "dataFrom": [{"extract": {"key": self.secrets[spec.purpose].name}}],
                 },

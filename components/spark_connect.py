@@ -1,7 +1,8 @@
 """Spark Connect for notebooks and BI clients: the operator's `SparkConnect` resource (v1alpha1) in the jobs
 namespace, server on the on-demand drivers pool, executors on the spot executors pool with dynamic allocation,
 the same platform conf and Iceberg catalog as the jobs, and its own service account (IRSA role `spark-connect`)
-with the Role a Spark driver needs to manage its executors. Config model: `spark.connect`
+with the Role a Spark driver needs to manage its executors. Clients reach it only through the gateway sidecar
+(TLS + bearer token, components/spark_connect_gateway.py). Config model: `spark.connect`
 (components/spark_stack.py)."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from components.model import ConfigModel, rule_error
 from components.pod_security import SAFE_TO_EVICT, container_security_context, placement, pod_security_context
 from components.rbac import DRIVER_RULES
 from components.spark_conf import merge_conf
+from components.spark_connect_gateway import SparkConnectGateway
 from contracts.jobs import SparkMemory, memory_mib
 from contracts.kubernetes import IRSA_ROLE_ANNOTATION, spark_connect_account
 from contracts.node_pools import NodePoolContract
@@ -46,6 +48,10 @@ SERVER_CONTAINER = "spark-kubernetes-driver"
 EXECUTOR_CONTAINER = "spark-kubernetes-executor"
 #: JVM off-heap, Python workers and gRPC buffers on top of the server's heap.
 SERVER_OVERHEAD_MIB = 1024
+#: Told apart from the executors (same app name) so the gateway Service and the NetworkPolicies select the server.
+COMPONENT_LABEL = "app.kubernetes.io/component"
+SERVER_LABELS = {"app.kubernetes.io/name": APP, COMPONENT_LABEL: "server"}
+EXECUTOR_LABELS = {"app.kubernetes.io/name": APP, COMPONENT_LABEL: "executor"}
 
 
 def connect_spec(
@@ -55,8 +61,10 @@ def connect_spec(
     service_account: str,
     contract: NodePoolContract,
     conf: Mapping[str, pulumi.Input[str]],
+    sidecars: Sequence[Mapping[str, Any]] = (),
+    volumes: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    labels = {"app.kubernetes.io/name": APP, "app.kubernetes.io/part-of": "spark-platform"}
+    part_of = {"app.kubernetes.io/part-of": "spark-platform"}
     server_memory = f"{memory_mib(args.server_memory) + SERVER_OVERHEAD_MIB}Mi"
     return {
         "sparkVersion": SPARK_VERSION,
@@ -71,7 +79,7 @@ def connect_spec(
             "memory": args.server_memory,
             # The server pod is the driver; Spark does not size it, so the template must.
             "template": {
-                "metadata": {"labels": labels, "annotations": {SAFE_TO_EVICT: "false"}},
+                "metadata": {"labels": {**SERVER_LABELS, **part_of}, "annotations": {SAFE_TO_EVICT: "false"}},
                 "spec": {
                     "serviceAccountName": service_account,
                     "securityContext": pod_security_context(),
@@ -84,8 +92,10 @@ def connect_spec(
                                 "requests": {"cpu": str(args.server_cores), "memory": server_memory},
                                 "limits": {"cpu": str(args.server_cores), "memory": server_memory},
                             },
-                        }
+                        },
+                        *[dict(sidecar) for sidecar in sidecars],
                     ],
+                    **({"volumes": [dict(volume) for volume in volumes]} if volumes else {}),
                 },
             },
         },
@@ -93,7 +103,7 @@ def connect_spec(
             "cores": args.executor_cores,
             "memory": args.executor_memory,
             "template": {
-                "metadata": {"labels": labels, "annotations": {SAFE_TO_EVICT: "true"}},
+                "metadata": {"labels": {**EXECUTOR_LABELS, **part_of}, "annotations": {SAFE_TO_EVICT: "true"}},
                 "spec": {
                     "serviceAccountName": service_account,
                     "securityContext": pod_security_context(),
@@ -113,7 +123,7 @@ def connect_spec(
 
 
 class SparkConnectServer(pulumi.ComponentResource):
-    """ServiceAccount + Role(Binding) + the SparkConnect resource (`server`)."""
+    """ServiceAccount + Role(Binding) + the gateway (`gateway`) + the SparkConnect resource (`server`)."""
 
     def __init__(
         self,
@@ -126,15 +136,17 @@ class SparkConnectServer(pulumi.ComponentResource):
         conf: Mapping[str, pulumi.Input[str]],
         contract: NodePoolContract,
         provider: pulumi.ProviderResource,
+        token_secret: Sequence[pulumi.Resource] = (),
         depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`token_secret`: what materialises the token's Kubernetes Secret (its ExternalSecret), which the gateway
+        mounts."""
         super().__init__("spark-platform:spark_connect:SparkConnectServer", name, None, opts)
         # `depends_on` (namespace, operator) applies to every child: a component's own dependencies do not.
         child = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on))
         account = spark_connect_account(namespace)
         labels = {"app.kubernetes.io/name": APP, "app.kubernetes.io/part-of": "spark-platform"}
-
         self.service_account = kubernetes.core.v1.ServiceAccount(
             "spark-connect-account",
             metadata={
@@ -159,16 +171,36 @@ class SparkConnectServer(pulumi.ComponentResource):
             subjects=[{"kind": "ServiceAccount", "name": account.name, "namespace": namespace}],
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[*depends_on, role]),
         )
+        self.gateway = SparkConnectGateway(
+            "spark-connect-gateway",
+            namespace=namespace,
+            server_selector=SERVER_LABELS,
+            provider=provider,
+            depends_on=depends_on,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.server = kubernetes.apiextensions.CustomResource(
             "spark-connect",
             api_version=SPARK_CONNECT_API,
             kind="SparkConnect",
             metadata={"name": APP, "namespace": namespace, "labels": labels},
-            spec=connect_spec(args, image=image, service_account=account.name, contract=contract, conf=conf),
+            spec=connect_spec(
+                args,
+                image=image,
+                service_account=account.name,
+                contract=contract,
+                conf=conf,
+                sidecars=[self.gateway.container],
+                volumes=self.gateway.volumes,
+            ),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=provider,
-                depends_on=[*depends_on, self.service_account, binding],
+                depends_on=[*depends_on, self.service_account, binding, *self.gateway.resources, *token_secret],
             ),
         )
-        self.register_outputs({"serviceName": f"{APP}-server", "namespace": namespace})
+        self.register_outputs({
+            "endpoint": self.gateway.endpoint,
+            "caCertificate": self.gateway.ca_certificate,
+            "namespace": namespace,
+        })

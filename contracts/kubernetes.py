@@ -58,9 +58,15 @@ IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 
 #: Only node-exporter lives here: it needs host namespaces (hostNetwork/hostPID/hostPath), so `privileged` PSA.
 NODE_EXPORTER_NAMESPACE = "monitoring-node"
-#: Namespace label that opts a namespace's pods in as Spark Connect clients (port 15002 in the jobs namespace).
+#: Namespace label that opts a namespace's pods in as Spark Connect clients (the gateway's TLS port).
 CONNECT_CLIENT_LABEL = f"{LABEL_DOMAIN}/spark-connect-client"
+#: The Spark Connect server's own gRPC port: plaintext and unauthenticated on Spark 3.5, so only its in-pod gateway
+#: may reach it.
 SPARK_CONNECT_PORT = 15002
+#: The gateway in front of it (TLS + bearer token), as its container listens and as clients reach it.
+SPARK_CONNECT_GATEWAY_PORT = 15443
+SPARK_CONNECT_SERVICE = "spark-connect"
+SPARK_CONNECT_SERVICE_PORT = 443
 #: Container port name the Spark driver gives `contracts.metrics.PIPELINE_METRICS_PORT` (PodMonitors select it).
 PIPELINE_METRICS_PORT_NAME = "pipeline-metrics"
 #: Spark's own name for the driver UI container port (4040), which also serves the PrometheusServlet.

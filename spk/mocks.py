@@ -178,6 +178,13 @@ class PlatformMocks(Mocks):
                 "result": f"offline-{kind.lower()}-{h}",
                 "bcryptHash": f"$2a$10$offline{h}",
             }
+        if package == "tls":
+            # Placeholders shaped like PEM (the real ones exist only after `pulumi up`); never a usable key.
+            pem = {
+                "PrivateKey": {"privateKeyPem": _pem("PRIVATE KEY", h), "publicKeyPem": _pem("PUBLIC KEY", h)},
+                "CertRequest": {"certRequestPem": _pem("CERTIFICATE REQUEST", h)},
+            }.get(kind, {"certPem": _pem("CERTIFICATE", h)})
+            return f"{name}-{h}", pem
         if package == "kubernetes":
             metadata = dict(inputs.get("metadata") or {})
             namespace = metadata.get("namespace")
@@ -200,6 +207,10 @@ _EC2_ID_PREFIXES = {
     "VpcEndpoint": "vpce",
     "FlowLog": "fl",
 }
+
+
+def _pem(label: str, digest: str) -> str:
+    return f"-----BEGIN {label}-----\noffline-{digest}\n-----END {label}-----\n"
 
 
 def _kebab(name: str) -> str:

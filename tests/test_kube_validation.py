@@ -16,6 +16,7 @@ import yaml
 from kubernetes_validate.utils import all_versions, major_minor
 
 from spk.kube_objects import YAML_LOADER, crd_schemas, kubernetes_objects, validate_custom_resource
+from spk.mocks import SECRET
 from spk.plan import Plan
 from spk.schemas import CHARTS, crd_files, documented_values, undocumented_keys
 
@@ -65,6 +66,10 @@ def test_built_in_objects_validate_strictly(stack_plan: Plan) -> None:
             "ResourceQuota", "LimitRange", "StorageClass"} <= kinds
     problems = []
     for obj in built_in:
+        if obj["kind"] == "Secret":
+            # pulumi-kubernetes makes a Secret's data secret as a whole; the rest of the object is checked here.
+            assert obj.get("stringData", SECRET) == SECRET and obj.get("data", SECRET) == SECRET, obj["metadata"]
+            obj = {key: value for key, value in obj.items() if value != SECRET}
         try:
             kubernetes_validate.validate(obj, version, strict=True)
         except kubernetes_validate.ValidationError as error:

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from components.network_policies import WHY_ANNOTATION
-from contracts.kubernetes import CONNECT_CLIENT_LABEL, SPARK_CONNECT_PORT
+from components.spark_connect import EXECUTOR_LABELS as CONNECT_EXECUTOR_LABELS
+from components.spark_connect import SERVER_LABELS as CONNECT_SERVER_LABELS
+from contracts.kubernetes import CONNECT_CLIENT_LABEL, SPARK_CONNECT_GATEWAY_PORT, SPARK_CONNECT_PORT
 from contracts.metrics import PIPELINE_METRICS_PORT
 from spk.plan import Plan
 
@@ -41,7 +43,17 @@ class Policies:
 
     @staticmethod
     def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-        assert set(selector) <= {"matchLabels"}, f"evaluator does not model {selector}"
+        assert set(selector) <= {"matchLabels", "matchExpressions"}, f"evaluator does not model {selector}"
+        for expression in selector.get("matchExpressions", []):
+            key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+            assert operator in {"In", "NotIn", "Exists", "DoesNotExist"}, expression
+            present = key in labels
+            if operator == "In" and not (present and labels[key] in values):
+                return False
+            if operator == "NotIn" and present and labels[key] in values:  # absent keys match NotIn
+                return False
+            if (operator == "Exists") is not present and operator in {"Exists", "DoesNotExist"}:
+                return False
         return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
 
     def _peer_matches(self, peer: dict[str, Any], policy_namespace: str, other: Endpoint) -> bool:
@@ -93,7 +105,8 @@ class Policies:
 
 DRIVER = Endpoint("10.0.10.11", "spark-jobs", {"spark-role": "driver"})
 EXECUTOR = Endpoint("10.0.10.12", "spark-jobs", {"spark-role": "executor"})
-CONNECT = Endpoint("10.0.10.13", "spark-jobs", {"app.kubernetes.io/name": "spark-connect", "spark-role": "driver"})
+CONNECT = Endpoint("10.0.10.13", "spark-jobs", {**CONNECT_SERVER_LABELS, "spark-role": "driver"})
+CONNECT_EXECUTOR = Endpoint("10.0.10.14", "spark-jobs", {**CONNECT_EXECUTOR_LABELS, "spark-role": "executor"})
 PROMETHEUS = Endpoint("10.0.11.10", "monitoring", {"app.kubernetes.io/name": "prometheus"})
 GRAFANA = Endpoint("10.0.11.11", "monitoring", {"app.kubernetes.io/name": "grafana"})
 OPERATOR = Endpoint("10.0.12.10", "spark-system", {"app.kubernetes.io/name": "spark-operator"})
@@ -172,10 +185,27 @@ def test_webhooks_are_reachable_from_the_api_server(policies: Policies) -> None:
 def test_spark_connect_only_from_labelled_namespaces(plans: dict[str, Plan], stack: str, connect: bool) -> None:
     labelled = Policies(plans[stack], {"notebooks": {CONNECT_CLIENT_LABEL: "true"}})
     unlabelled = Policies(plans[stack], {"notebooks": {}})
-    assert labelled.reachable(NOTEBOOK, CONNECT, SPARK_CONNECT_PORT) is connect
-    assert not unlabelled.reachable(NOTEBOOK, CONNECT, SPARK_CONNECT_PORT)
-    assert not labelled.reachable(NOTEBOOK, DRIVER, SPARK_CONNECT_PORT)
+    assert labelled.reachable(NOTEBOOK, CONNECT, SPARK_CONNECT_GATEWAY_PORT) is connect
+    assert not unlabelled.reachable(NOTEBOOK, CONNECT, SPARK_CONNECT_GATEWAY_PORT)
+    assert not labelled.reachable(NOTEBOOK, DRIVER, SPARK_CONNECT_GATEWAY_PORT)
+    assert not labelled.reachable(NOTEBOOK, CONNECT_EXECUTOR, SPARK_CONNECT_GATEWAY_PORT)
     assert not labelled.reachable(NOTEBOOK, CONNECT, 4040)
+    # The server's own gRPC port is plaintext and unauthenticated: not even a labelled client reaches it.
+    assert not labelled.reachable(NOTEBOOK, CONNECT, SPARK_CONNECT_PORT)
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_spark_connect_server_port_is_closed_inside_its_namespace(plans: dict[str, Plan], stack: str) -> None:
+    """Any pod of the jobs namespace could otherwise bypass the gateway; the server still works as a driver."""
+    policies = Policies(plans[stack])
+    for pod in (DRIVER, EXECUTOR, CONNECT_EXECUTOR):
+        assert not policies.reachable(pod, CONNECT, SPARK_CONNECT_PORT), pod
+        assert not policies.reachable(pod, CONNECT, 4040), pod
+    for port in (7078, 7079):  # the operator's spark.driver.port and spark.driver.blockManager.port
+        assert policies.reachable(CONNECT_EXECUTOR, CONNECT, port)
+    assert policies.reachable(CONNECT, CONNECT_EXECUTOR, 41234)  # driver -> executor, dynamic port
+    assert policies.reachable(DRIVER, EXECUTOR, 41234)  # the jobs keep the namespace-wide allow
+    assert policies.reachable(PROMETHEUS, CONNECT, 4040)
 
 
 def test_the_evaluator_sees_a_missing_deny(dev_plan: Plan) -> None:

@@ -40,10 +40,10 @@ def test_server_and_executor_placement(dev_plan: Plan) -> None:
     for template in (server, executor):
         assert template["spec"]["serviceAccountName"] == "spark-connect"
         assert template["spec"]["securityContext"]["runAsNonRoot"] is True
-        [container] = template["spec"]["containers"]
-        assert container["securityContext"]["allowPrivilegeEscalation"] is False
-    [server_container] = server["spec"]["containers"]
-    assert server_container["name"] == "spark-kubernetes-driver"
+        for container in template["spec"]["containers"]:
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    server_container, gateway = server["spec"]["containers"]
+    assert server_container["name"] == "spark-kubernetes-driver" and gateway["name"] == "gateway"
     assert server_container["resources"]["limits"]["memory"] == server_container["resources"]["requests"]["memory"]
 
 
