@@ -29,6 +29,7 @@ from contracts.kubernetes import (
     MONITORING_NAMESPACE,
     SPARK_CONNECT_TOKEN_SECRET,
     spark_driver_account,
+    spark_executor_account,
 )
 
 settings = load_stack_settings()
@@ -188,6 +189,7 @@ spark_jobs = SparkJobs(
     JobTarget(
         namespace=spark.jobs_namespace,
         service_account=spark_driver_account(spark.jobs_namespace).name,
+        executor_service_account=spark_executor_account(spark.jobs_namespace).name,
         image=platform.release.spark_image.reference,
         gpu_image=platform.release.spark_gpu_image.reference,
         contract=node_pools.contract,

@@ -353,6 +353,16 @@ class EksCluster(pulumi.ComponentResource):
             if role_arn == args.deploy_role_arn:
                 self.deploy_access += [entry, association]
 
+    def addon_version(self, addon_name: str) -> pulumi.Output[str]:
+        """EKS's default version of an add-on for the cluster's Kubernetes version. Read on every preview, so a
+        Kubernetes upgrade moves every add-on with it (EKS otherwise keeps the version an add-on was created at)."""
+        return aws.eks.get_addon_version_output(
+            addon_name=addon_name,
+            kubernetes_version=self.cluster.version,
+            most_recent=False,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        ).version
+
     def _node_bootstrap_addons(self, context: StackContext) -> dict[str, aws.eks.Addon]:
         """The add-ons a node needs to become Ready; created before any node group."""
         child = pulumi.ResourceOptions(parent=self)
@@ -377,6 +387,7 @@ class EksCluster(pulumi.ComponentResource):
                 addon_name,
                 cluster_name=self.cluster.name,
                 addon_name=addon_name,
+                addon_version=self.addon_version(addon_name),
                 # The code is the source of truth: overwrite drift on create and update.
                 resolve_conflicts_on_create="OVERWRITE",
                 resolve_conflicts_on_update="OVERWRITE",

@@ -40,6 +40,7 @@ class EksAddons(pulumi.ComponentResource):
                 addon_name,
                 cluster_name=cluster.cluster.name,
                 addon_name=addon_name,
+                addon_version=cluster.addon_version(addon_name),
                 configuration_values=json.dumps(configuration, sort_keys=True),
                 resolve_conflicts_on_create="OVERWRITE",
                 resolve_conflicts_on_update="OVERWRITE",

@@ -88,10 +88,11 @@ def service_trust_policy(service: str, parent: pulumi.Resource, tag_session: boo
 def irsa_trust_policy(
     oidc_provider: aws.iam.OpenIdConnectProvider,
     oidc_issuer: pulumi.Input[str],
-    account: ServiceAccountRef,
+    account: ServiceAccountRef | Sequence[ServiceAccountRef],
     parent: pulumi.Resource,
 ) -> pulumi.Output[str]:
-    """Trust policy for exactly one service account's projected token (`sub`) meant for STS (`aud`)."""
+    """Trust policy for exactly these service accounts' projected tokens (`sub`) meant for STS (`aud`)."""
+    accounts = [account] if isinstance(account, ServiceAccountRef) else list(account)
     return aws.iam.get_policy_document_output(
         statements=[
             Statement(
@@ -101,7 +102,7 @@ def irsa_trust_policy(
                     Condition(
                         test="StringEquals",
                         variable=pulumi.Output.concat(oidc_issuer, ":sub"),
-                        values=[account.subject],
+                        values=[each.subject for each in accounts],
                     ),
                     Condition(
                         test="StringEquals",

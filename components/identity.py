@@ -20,7 +20,9 @@ from contracts.kubernetes import (
     ServiceAccountRef,
     history_server_account,
     spark_connect_account,
+    spark_connect_executor_account,
     spark_driver_account,
+    spark_executor_account,
 )
 from contracts.lake import EVENT_LOG_PREFIX, LAKE_LAYERS, glue_database
 
@@ -84,8 +86,18 @@ class WorkloadIdentity(pulumi.ComponentResource):
 
         lakehouse = self._lakehouse_statements(storage, arns)
         self.roles: dict[str, aws.iam.Role] = {
-            "spark-jobs": self._role("spark-jobs", spark_driver_account(jobs_namespace), lakehouse),
-            "spark-connect": self._role("spark-connect", spark_connect_account(jobs_namespace), lakehouse),
+            # Drivers and executors do the same S3 I/O, so they share a role, with separate service accounts: only
+            # the driver's may create pods.
+            "spark-jobs": self._role(
+                "spark-jobs",
+                [spark_driver_account(jobs_namespace), spark_executor_account(jobs_namespace)],
+                lakehouse,
+            ),
+            "spark-connect": self._role(
+                "spark-connect",
+                [spark_connect_account(jobs_namespace), spark_connect_executor_account(jobs_namespace)],
+                lakehouse,
+            ),
             "history-server": self._role(
                 "history-server",
                 history_server_account(system_namespace),
@@ -126,16 +138,23 @@ class WorkloadIdentity(pulumi.ComponentResource):
         except KeyError:
             raise KeyError(f"no workload identity {key!r}; known: {', '.join(ROLE_KEYS)}") from None
 
-    def _role(self, key: str, account: ServiceAccountRef, statements: Sequence[PolicyStatement]) -> aws.iam.Role:
+    def _role(
+        self,
+        key: str,
+        account: ServiceAccountRef | Sequence[ServiceAccountRef],
+        statements: Sequence[PolicyStatement],
+    ) -> aws.iam.Role:
         child = pulumi.ResourceOptions(parent=self)
+        accounts = [account] if isinstance(account, ServiceAccountRef) else list(account)
         role = aws.iam.Role(
             f"{key}-role",
             name=self._context.physical_name(f"irsa-{key}"),
-            description=f"IRSA role of {account.namespace}/{account.name}",
+            description="IRSA role of " + ", ".join(f"{each.namespace}/{each.name}" for each in accounts),
             assume_role_policy=irsa_trust_policy(
-                self._cluster.oidc_provider, self._cluster.oidc_issuer, account, parent=self
+                self._cluster.oidc_provider, self._cluster.oidc_issuer, accounts, parent=self
             ),
-            tags={**self._context.tags, "service-account": f"{account.namespace}.{account.name}"},
+            # A tag value allows 256 characters: the first account names the role's purpose.
+            tags={**self._context.tags, "service-account": f"{accounts[0].namespace}.{accounts[0].name}"},
             opts=child,
         )
         if statements:

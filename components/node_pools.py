@@ -260,8 +260,10 @@ class NodePools(pulumi.ComponentResource):
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                 http_endpoint="enabled",
                 http_tokens="required",
-                # 2 hops so containerised node agents still reach IMDS; workloads use IRSA roles instead.
-                http_put_response_hop_limit=2,
+                # One hop: only the host network (the node's own agents, aws-node, kube-proxy) reaches IMDS. A pod
+                # in any namespace, NetworkPolicies or not, cannot take the node role's credentials; workloads use
+                # IRSA, and every controller here is given its region and VPC instead of asking IMDS.
+                http_put_response_hop_limit=1,
                 instance_metadata_tags="disabled",
             ),
             block_device_mappings=[

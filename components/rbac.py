@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from contracts.kubernetes import DEPLOYER_GROUP, IRSA_ROLE_ANNOTATION, READ_ONLY_GROUP, spark_driver_account
+from contracts.kubernetes import (
+    DEPLOYER_GROUP,
+    IRSA_ROLE_ANNOTATION,
+    READ_ONLY_GROUP,
+    spark_driver_account,
+    spark_executor_account,
+)
 from contracts.project import PROJECT
 
 if TYPE_CHECKING:
@@ -79,6 +85,20 @@ class PlatformRbac(pulumi.ComponentResource):
             ),
             # The driver talks to the API server to manage executors, so it needs its token.
             automount_service_account_token=True,
+            opts=child,
+        )
+        executor = spark_executor_account(namespaces.jobs_namespace)
+        self.executor_service_account = kubernetes.core.v1.ServiceAccount(
+            "spark-executor",
+            metadata=kubernetes.meta.v1.ObjectMetaArgs(
+                name=executor.name,
+                namespace=jobs,
+                labels=labels,
+                annotations={IRSA_ROLE_ANNOTATION: driver_role_arn},
+            ),
+            # Executors never call the API server: no token, no Role. (IRSA's web-identity token is a volume of
+            # its own, which EKS's webhook adds regardless.)
+            automount_service_account_token=False,
             opts=child,
         )
         self.driver_role = kubernetes.rbac.v1.Role(

@@ -20,7 +20,7 @@ from components.rbac import DRIVER_RULES
 from components.spark_conf import merge_conf
 from components.spark_connect_gateway import SparkConnectGateway
 from contracts.jobs import SparkMemory, memory_mib
-from contracts.kubernetes import IRSA_ROLE_ANNOTATION, spark_connect_account
+from contracts.kubernetes import IRSA_ROLE_ANNOTATION, spark_connect_account, spark_connect_executor_account
 from contracts.node_pools import NodePoolContract
 from contracts.spark import SPARK_VERSION
 
@@ -59,6 +59,7 @@ def connect_spec(
     *,
     image: str,
     service_account: str,
+    executor_service_account: str,
     contract: NodePoolContract,
     conf: Mapping[str, pulumi.Input[str]],
     sidecars: Sequence[Mapping[str, Any]] = (),
@@ -71,8 +72,8 @@ def connect_spec(
         "image": image,
         "sparkConf": merge_conf(
             conf,
-            # The server creates its executors itself (client mode): they run as the same account.
-            {"spark.kubernetes.authenticate.executor.serviceAccountName": service_account},
+            # The server creates its executors itself (client mode), as an account that may not create pods.
+            {"spark.kubernetes.authenticate.executor.serviceAccountName": executor_service_account},
         ),
         "server": {
             "cores": args.server_cores,
@@ -105,7 +106,7 @@ def connect_spec(
             "template": {
                 "metadata": {"labels": {**EXECUTOR_LABELS, **part_of}, "annotations": {SAFE_TO_EVICT: "true"}},
                 "spec": {
-                    "serviceAccountName": service_account,
+                    "serviceAccountName": executor_service_account,
                     "securityContext": pod_security_context(),
                     **placement(contract.executors),
                     "containers": [{"name": EXECUTOR_CONTAINER, "securityContext": container_security_context()}],
@@ -157,6 +158,19 @@ class SparkConnectServer(pulumi.ComponentResource):
             },
             opts=child,
         )
+        executor_account = spark_connect_executor_account(namespace)
+        self.executor_service_account = kubernetes.core.v1.ServiceAccount(
+            "spark-connect-executor-account",
+            metadata={
+                "name": executor_account.name,
+                "namespace": namespace,
+                "labels": labels,
+                "annotations": {IRSA_ROLE_ANNOTATION: role_arn},
+            },
+            # Executors never call the API server.
+            automount_service_account_token=False,
+            opts=child,
+        )
         role = kubernetes.rbac.v1.Role(
             "spark-connect-role",
             metadata={"name": APP, "namespace": namespace, "labels": labels},
@@ -188,6 +202,7 @@ class SparkConnectServer(pulumi.ComponentResource):
                 args,
                 image=image,
                 service_account=account.name,
+                executor_service_account=executor_account.name,
                 contract=contract,
                 conf=conf,
                 sidecars=[self.gateway.container],
@@ -196,7 +211,10 @@ class SparkConnectServer(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=provider,
-                depends_on=[*depends_on, self.service_account, binding, *self.gateway.resources, *token_secret],
+                depends_on=[
+                    *depends_on, self.service_account, self.executor_service_account, binding,
+                    *self.gateway.resources, *token_secret,
+                ],
             ),
         )
         self.register_outputs({

@@ -164,6 +164,7 @@ class JobTarget:
 
     namespace: str
     service_account: str
+    executor_service_account: str
     image: str
     gpu_image: str
     contract: NodePoolContract
@@ -215,7 +216,7 @@ def application_spec(job: JobSpec, target: JobTarget, override: JobOverrideArgs)
         "coreLimit": str(resources.executor_cores),
         "memory": resources.executor_memory,
         "memoryOverhead": resources.executor_memory_overhead,
-        "serviceAccount": target.service_account,
+        "serviceAccount": target.executor_service_account,
         "labels": labels,
         # Executors decommission gracefully (their blocks migrate), so the autoscaler may drain their nodes.
         "annotations": {SAFE_TO_EVICT: "true"},

@@ -26,8 +26,13 @@ class ServiceAccountRef:
 
 
 def spark_driver_account(jobs_namespace: str) -> ServiceAccountRef:
-    """Spark drivers (and the executors they start) of every job run as this account."""
+    """Spark drivers of every job run as this account: it may manage pods, services and config maps."""
     return ServiceAccountRef(jobs_namespace, "spark-driver")
+
+
+def spark_executor_account(jobs_namespace: str) -> ServiceAccountRef:
+    """The jobs' executors: the same AWS role as their driver, no Kubernetes API access at all."""
+    return ServiceAccountRef(jobs_namespace, "spark-executor")
 
 
 def history_server_account(system_namespace: str) -> ServiceAccountRef:
@@ -36,6 +41,10 @@ def history_server_account(system_namespace: str) -> ServiceAccountRef:
 
 def spark_connect_account(jobs_namespace: str) -> ServiceAccountRef:
     return ServiceAccountRef(jobs_namespace, "spark-connect")
+
+
+def spark_connect_executor_account(jobs_namespace: str) -> ServiceAccountRef:
+    return ServiceAccountRef(jobs_namespace, "spark-connect-executor")
 
 
 CLUSTER_AUTOSCALER_ACCOUNT = ServiceAccountRef(KUBE_SYSTEM, "cluster-autoscaler")

@@ -46,6 +46,7 @@ class PlatformMocks(Mocks):
             "aws:index/getRegion:getRegion": self._region,
             "aws:index/getPartition:getPartition": self._partition,
             "aws:iam/getPolicyDocument:getPolicyDocument": render_policy_document,
+            "aws:eks/getAddonVersion:getAddonVersion": self._addon_version,
         }
 
     # -- provider functions -------------------------------------------------------------------------
@@ -67,6 +68,12 @@ class PlatformMocks(Mocks):
             "groupNames": [self.region] * len(letters),
             "state": "available",
         }
+
+    def _addon_version(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        # Only EKS knows its default version for a Kubernetes version; the plan names which one it will ask for.
+        addon, kubernetes = args.get("addonName"), args.get("kubernetesVersion")
+        return {"id": addon, "addonName": addon, "kubernetesVersion": kubernetes,
+                "version": f"eks-default-for-{kubernetes}"}
 
     def _caller_identity(self, _: Mapping[str, Any]) -> dict[str, Any]:
         return {

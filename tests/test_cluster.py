@@ -212,3 +212,22 @@ def test_cluster_config_mistakes_are_clear_errors(
     [problem] = [str(p) for p in raised.value.problems]
     assert problem.startswith(f"Pulumi.{stack}.yaml: spark-platform:platform.{path}: expected ")
     assert fragment in problem
+
+
+def test_every_addon_follows_the_cluster_version(stack_plan: Plan) -> None:
+    """EKS keeps an add-on at the version it was created with unless told otherwise: each one asks EKS for its
+    default version for the cluster's Kubernetes version, so upgrading the cluster moves them all."""
+    version = stack_plan.get("aws:eks/cluster:Cluster", "cluster").inputs["version"]
+    addons = stack_plan.of_type("aws:eks/addon:Addon")
+    assert {a.inputs["addonName"] for a in addons} == {"vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver"}
+    for addon in addons:
+        assert addon.inputs["addonVersion"] == f"eks-default-for-{version}", addon.name
+
+
+def test_controllers_are_told_what_they_would_ask_imds(stack_plan: Plan) -> None:
+    """The nodes' hop limit of 1 keeps pods away from IMDS, so no controller may need it for its region or VPC."""
+    releases = {r.name: r.inputs["values"] for r in stack_plan.of_type("kubernetes:helm.sh/v3:Release")}
+    assert releases["cluster-autoscaler"]["awsRegion"] == "us-east-1"
+    if "aws-load-balancer-controller" in releases:
+        values = releases["aws-load-balancer-controller"]
+        assert values["region"] == "us-east-1" and values["vpcId"].startswith("vpc-")

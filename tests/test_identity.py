@@ -17,9 +17,13 @@ from spk.plan import Plan
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ACCOUNT = "123456789012"
-SUBJECTS = {
-    "spark-jobs": "system:serviceaccount:spark-jobs:spark-driver",
-    "spark-connect": "system:serviceaccount:spark-jobs:spark-connect",
+SUBJECTS: dict[str, str | list[str]] = {
+    # Drivers and their executors share the data access; their service accounts (and Kubernetes rights) differ.
+    "spark-jobs": ["system:serviceaccount:spark-jobs:spark-driver", "system:serviceaccount:spark-jobs:spark-executor"],
+    "spark-connect": [
+        "system:serviceaccount:spark-jobs:spark-connect",
+        "system:serviceaccount:spark-jobs:spark-connect-executor",
+    ],
     "history-server": "system:serviceaccount:spark-system:spark-history-server",
     "cluster-autoscaler": "system:serviceaccount:kube-system:cluster-autoscaler",
     "ebs-csi": "system:serviceaccount:kube-system:ebs-csi-controller-sa",
@@ -128,7 +132,7 @@ def test_no_wildcard_resources_for_data_actions_and_no_full_access(stack_plan: P
     assert attached and not [arn for arn in attached if "FullAccess" in arn or arn.endswith("/AdministratorAccess")]
 
 
-def test_one_role_per_service_account_trusting_only_it(stack_plan: Plan) -> None:
+def test_one_role_per_workload_trusting_only_its_service_accounts(stack_plan: Plan) -> None:
     issuer = stack_plan.get(
         "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "oidc-provider"
     ).inputs["url"].removeprefix("https://")

@@ -87,7 +87,8 @@ def test_every_launch_template_is_hardened(stack_plan: Plan, project_root: Path)
     for pool, template in templates.items():
         metadata = template.inputs["metadataOptions"]
         assert metadata["httpTokens"] == "required", pool
-        assert metadata["httpPutResponseHopLimit"] == 2, pool
+        # One hop: a pod's packets cross a second hop (the veth), so no pod of any namespace reaches IMDS.
+        assert metadata["httpPutResponseHopLimit"] == 1, pool
         [root] = template.inputs["blockDeviceMappings"]
         assert root["ebs"]["volumeType"] == "gp3"
         assert root["ebs"]["encrypted"] == "true"

@@ -3,6 +3,8 @@ what a driver needs; read-only and deployer grants are namespaced RoleBindings t
 
 from __future__ import annotations
 
+import pytest
+
 from components.rbac import READ
 from contracts.kubernetes import DEPLOYER_GROUP, MONITORING_NAMESPACE, READ_ONLY_GROUP
 from spk.plan import Plan
@@ -84,3 +86,30 @@ def test_every_access_entry_group_has_bindings(stack_plan: Plan) -> None:
     }
     assert entry_groups  # every stack maps at least the deployers
     assert entry_groups <= bound
+
+
+@pytest.mark.parametrize(("driver", "executor"), [("spark-driver", "spark-executor"),
+                                                  ("spark-connect", "spark-connect-executor")])
+def test_executors_have_no_kubernetes_rights(dev_plan: Plan, driver: str, executor: str) -> None:
+    """Executors run arbitrary user code next to the data; only the driver may create pods, so an executor runs
+    as an account with no token and no binding, and the same AWS role as its driver."""
+    accounts = {r.inputs["metadata"]["name"]: r.inputs for r in dev_plan.of_type("kubernetes:core/v1:ServiceAccount")}
+    assert accounts[executor]["automountServiceAccountToken"] is False
+    assert accounts[driver].get("automountServiceAccountToken", True) is True  # the driver manages its pods
+    def role(account: str) -> str:
+        return accounts[account]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+
+    assert role(executor) == role(driver)
+    bound = {
+        subject["name"]
+        for binding in [*dev_plan.of_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"),
+                        *dev_plan.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")]
+        for subject in binding.inputs.get("subjects", [])
+        if subject["kind"] == "ServiceAccount"
+    }
+    assert driver in bound and executor not in bound
+    for application in [*dev_plan.of_type("kubernetes:sparkoperator.k8s.io/v1beta2:SparkApplication"),
+                        *dev_plan.of_type("kubernetes:sparkoperator.k8s.io/v1beta2:ScheduledSparkApplication")]:
+        spec = application.inputs["spec"].get("template", application.inputs["spec"])
+        if driver == "spark-driver":
+            assert (spec["driver"]["serviceAccount"], spec["executor"]["serviceAccount"]) == (driver, executor)

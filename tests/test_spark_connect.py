@@ -37,8 +37,9 @@ def test_server_and_executor_placement(dev_plan: Plan) -> None:
     assert server["metadata"]["annotations"][SAFE_TO_EVICT] == "false"
     assert executor["spec"]["nodeSelector"] == {POOL_LABEL: "executors"}
     assert "drivers" not in {t["value"] for t in executor["spec"]["tolerations"]}
+    assert server["spec"]["serviceAccountName"] == "spark-connect"
+    assert executor["spec"]["serviceAccountName"] == "spark-connect-executor"
     for template in (server, executor):
-        assert template["spec"]["serviceAccountName"] == "spark-connect"
         assert template["spec"]["securityContext"]["runAsNonRoot"] is True
         for container in template["spec"]["containers"]:
             assert container["securityContext"]["allowPrivilegeEscalation"] is False
@@ -56,7 +57,7 @@ def test_conf_and_elasticity_from_config(dev_plan: Plan, project_root: Path) -> 
     assert conf["spark.sql.catalog.lake.catalog-impl"] == "org.apache.iceberg.aws.glue.GlueCatalog"
     assert conf["spark.decommission.enabled"] == "true"
     assert conf["spark.sql.shuffle.partitions"] == "32"  # the stack's defaultConf applies to Connect too
-    assert conf["spark.kubernetes.authenticate.executor.serviceAccountName"] == "spark-connect"
+    assert conf["spark.kubernetes.authenticate.executor.serviceAccountName"] == "spark-connect-executor"
 
 
 def test_identity_and_rbac(dev_plan: Plan) -> None:

@@ -122,7 +122,7 @@ def test_restricted_pod_security_and_sizing(stack_plan: Plan) -> None:
             assert container["capabilities"] == {"drop": ["ALL"]}, (name, role)
             assert container["seccompProfile"] == {"type": "RuntimeDefault"}, (name, role)
             assert pod_context["seccompProfile"] == {"type": "RuntimeDefault"}, (name, role)
-            assert pod["serviceAccount"] == "spark-driver", (name, role)
+            assert pod["serviceAccount"] == f"spark-{role}", (name, role)
             # CPU request (cores) and limit; Spark sets the memory request = limit from memory + overhead.
             assert pod["coreLimit"] == str(pod["cores"]) and pod["memory"], (name, role)
         assert spec["driver"]["cores"] == resources.driver_cores and spec["driver"]["memory"] == resources.driver_memory
@@ -192,6 +192,7 @@ def target(gpu: bool = True) -> JobTarget:
     return JobTarget(
         namespace="spark-jobs",
         service_account="spark-driver",
+        executor_service_account="spark-executor",
         image="repo/spark:1",
         gpu_image="repo/spark-gpu:1",
         contract=node_pool_contract(executors_spot=True, gpu_enabled=gpu),
