@@ -24,6 +24,7 @@ from components.spark_connect import SparkConnectServer
 from components.spark_jobs import JobTarget, SparkJobs, job_environment
 from components.spark_operator import SparkOperator
 from components.storage import ObjectStorage
+from components.storage_classes import StorageClasses
 from contracts.kubernetes import (
     GRAFANA_ADMIN_SECRET,
     MONITORING_NAMESPACE,
@@ -93,6 +94,7 @@ PlatformRbac(
     deploy_namespaces=[platform.spark.jobs_namespace],
     view_namespaces=[platform.spark.jobs_namespace, platform.spark.system_namespace, MONITORING_NAMESPACE],
 )
+StorageClasses("storage-classes", provider=cluster.kubernetes_provider)
 PlatformNetworkPolicies(
     "network-policies",
     provider=cluster.kubernetes_provider,

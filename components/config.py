@@ -23,6 +23,7 @@ from components.node_pools import NodePoolsArgs
 from components.spark_jobs import JobsArgs, gpu_jobs_without_pool
 from components.spark_stack import SparkArgs
 from components.storage import StorageArgs
+from contracts.jobs import JOBS
 from contracts.project import PROJECT
 
 PLATFORM_KEY = f"{PROJECT}:platform"
@@ -115,6 +116,26 @@ class PlatformConfig(ConfigModel):
                 "GPU-profile jobs only in a stack with nodePools.gpu.enabled",
                 ", ".join(stranded),
             )
+        return self
+
+    @model_validator(mode="after")
+    def _scratch_fits_quota(self) -> PlatformConfig:
+        # Spans two blocks: each executor's scratch claim counts against the jobs namespace's storage quota, and a
+        # claim over it is refused, so the executor never starts.
+        quota = self.namespaces.jobs_quota
+        for name, override in self.jobs.overrides.items():
+            if override.scratch_gib is None:
+                continue
+            executors = JOBS[name].resources.max_executors if name in JOBS else 0
+            claimed = override.scratch_gib * executors
+            if claimed > quota.requests_storage_gib or executors > quota.persistent_volume_claims:
+                raise rule_error(
+                    f"jobs.overrides.{name}.scratchGib",
+                    f"scratchGib x maxExecutors ({executors}) within namespaces.jobsQuota "
+                    f"(requestsStorageGib {quota.requests_storage_gib}, persistentVolumeClaims "
+                    f"{quota.persistent_volume_claims})",
+                    f"{override.scratch_gib} GiB x {executors} = {claimed} GiB",
+                )
         return self
 
 

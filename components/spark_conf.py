@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import pulumi
 
 from contracts.jobs import JobSpec
+from contracts.kubernetes import DEFAULT_STORAGE_CLASS, SCRATCH_MOUNT_PATH, SCRATCH_VOLUME
 from contracts.lake import DECOMMISSION_FALLBACK_PREFIX, EVENT_LOG_PREFIX, LAKE_CATALOG, WAREHOUSE_PREFIX
 from contracts.spark import TUNED_DEFAULTS
 
@@ -178,13 +179,37 @@ def merge_conf(*layers: Mapping[str, pulumi.Input[str]]) -> SparkConf:
     return dict(sorted(merged.items()))
 
 
+def scratch_conf(size_gib: int) -> dict[str, str]:
+    """Shuffle files and spills on an encrypted gp3 volume per executor, created with the executor and kept by the
+    driver for its replacement (a lost spot executor's successor reuses the claim instead of waiting for a new
+    volume), instead of the node's root disk that every pod on the node shares."""
+    volume = f"spark.kubernetes.executor.volumes.persistentVolumeClaim.{SCRATCH_VOLUME}"
+    return {
+        f"{volume}.options.claimName": "OnDemand",
+        f"{volume}.options.storageClass": DEFAULT_STORAGE_CLASS,
+        f"{volume}.options.sizeLimit": f"{size_gib}Gi",
+        f"{volume}.mount.path": SCRATCH_MOUNT_PATH,
+        f"{volume}.mount.readOnly": "false",
+        "spark.kubernetes.driver.ownPersistentVolumeClaim": "true",
+        "spark.kubernetes.driver.reusePersistentVolumeClaim": "true",
+        "spark.kubernetes.driver.waitToReusePersistentVolumeClaim": "true",
+    }
+
+
 def job_conf(
     job: JobSpec,
     *,
     defaults: Mapping[str, pulumi.Input[str]],
     stack_conf: Mapping[str, str],
     override_conf: Mapping[str, str],
+    scratch_gib: int | None = None,
 ) -> SparkConf:
-    """A job's effective conf: platform defaults and its sizing (+ GPU settings) < stack < job < per-job override."""
-    base = {**defaults, **resource_conf(job), **(gpu_conf(job) if job.profile == "gpu" else {})}
+    """A job's effective conf: platform defaults and its sizing (+ GPU settings, + scratch volume) < stack < job <
+    per-job override."""
+    base = {
+        **defaults,
+        **resource_conf(job),
+        **(gpu_conf(job) if job.profile == "gpu" else {}),
+        **(scratch_conf(scratch_gib) if scratch_gib else {}),
+    }
     return merge_conf(base, stack_conf, job.conf, override_conf)

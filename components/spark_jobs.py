@@ -51,6 +51,13 @@ class JobOverrideArgs(ConfigModel):
     conf: dict[str, str] = Field(
         default_factory=dict, description="Spark conf for this job in this stack; wins over every other layer."
     )
+    scratch_gib: int | None = Field(
+        default=None,
+        ge=10,
+        le=16384,
+        description="Shuffle and spill space per executor on its own encrypted gp3 volume (GiB), instead of the "
+        "node's root disk; for jobs whose shuffle outgrows it. EBS allows 1-16384 GiB per gp3 volume.",
+    )
 
     @model_validator(mode="after")
     def _no_credentials(self) -> JobOverrideArgs:
@@ -228,7 +235,11 @@ def application_spec(job: JobSpec, target: JobTarget, override: JobOverrideArgs)
     if job.profile == "gpu":
         executor["gpu"] = {"name": GPU_RESOURCE, "quantity": resources.gpus_per_executor}
     conf: SparkConf = job_conf(
-        job, defaults=target.defaults, stack_conf=target.stack_conf, override_conf=override.conf
+        job,
+        defaults=target.defaults,
+        stack_conf=target.stack_conf,
+        override_conf=override.conf,
+        scratch_gib=override.scratch_gib,
     )
     spec: dict[str, Any] = {
         "type": "Python",

@@ -78,6 +78,12 @@ SPARK_CONNECT_SERVICE = "spark-connect"
 SPARK_CONNECT_SERVICE_PORT = 443
 #: Container port name the Spark driver gives `contracts.metrics.PIPELINE_METRICS_PORT` (PodMonitors select it).
 PIPELINE_METRICS_PORT_NAME = "pipeline-metrics"
+#: The cluster's default StorageClass (encrypted gp3; components/storage_classes.py), also the jobs' scratch class.
+DEFAULT_STORAGE_CLASS = "gp3-encrypted"
+#: Where an executor's on-demand scratch volume is mounted; Spark uses volumes named `spark-local-dir-*` as its
+#: local directories (shuffle files, spills).
+SCRATCH_VOLUME = "spark-local-dir-1"
+SCRATCH_MOUNT_PATH = "/var/spark/scratch"
 #: Spark's own name for the driver UI container port (4040), which also serves the PrometheusServlet.
 SPARK_UI_PORT_NAME = "spark-ui"
 SPARK_UI_PORT = 4040
