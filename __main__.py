@@ -10,7 +10,9 @@ from components.deploy_runner import DeployRunner
 from components.eks_addons import EksAddons
 from components.gpu_device_plugin import GpuDevicePlugin
 from components.history_server import HistoryServer
+from components.iam_policies import Condition
 from components.identity import WorkloadIdentity
+from components.key_policies import DECRYPT, EKS_ENVELOPE_ACTIONS, ENCRYPT, ENCRYPT_DECRYPT, KeyPolicies, KeyUse
 from components.load_balancer_controller import LoadBalancerController
 from components.monitoring import Monitoring
 from components.namespaces import PlatformNamespaces
@@ -19,6 +21,7 @@ from components.network_policies import PlatformNetworkPolicies
 from components.node_pools import NodePools, contract_summary
 from components.rbac import PlatformRbac
 from components.secrets import PlatformSecrets
+from components.secrets_key import SecretsKey
 from components.spark_conf import merge_conf, platform_defaults
 from components.spark_connect import SparkConnectServer
 from components.spark_jobs import JobTarget, SparkJobs, job_environment
@@ -56,7 +59,36 @@ if platform.cluster.deploy_runner is not None:
         private_subnet_ids=network.private_subnet_ids,
         cluster_security_group_id=cluster.cluster.vpc_config.cluster_security_group_id,
     )
-identity = WorkloadIdentity("identity", context, cluster=cluster, storage=storage, spark=platform.spark)
+secrets_key = SecretsKey("secrets-key", context)
+identity = WorkloadIdentity(
+    "identity", context, cluster=cluster, storage=storage, spark=platform.spark, secrets_key_arn=secrets_key.key.arn
+)
+deployer = platform.cluster.deploy_role_arn
+KeyPolicies(
+    "key-policies",
+    region=context.region,
+    administrators=[deployer, *platform.cluster.admin_role_arns],
+    keys={
+        "lakehouse": (storage.key, [
+            KeyUse("SparkReadsAndWritesTheLakehouse", [identity.role_arn("spark-jobs"),
+                                                       identity.role_arn("spark-connect")], ENCRYPT_DECRYPT, "s3"),
+            KeyUse("HistoryServerReadsEventLogs", [identity.role_arn("history-server")], DECRYPT, "s3"),
+            # The deployer writes the event-log directory marker; it never reads lakehouse data.
+            KeyUse("DeployerWritesMarkers", [deployer], ENCRYPT, "s3"),
+        ]),
+        "platform-secrets": (secrets_key.key, [
+            KeyUse("ExternalSecretsReadsSecrets", [identity.role_arn("external-secrets")], DECRYPT, "secretsmanager"),
+            # Pulumi generates the secrets and reads them back on refresh.
+            KeyUse("DeployerWritesSecrets", [deployer], ENCRYPT_DECRYPT, "secretsmanager"),
+        ]),
+        "eks-secrets": (cluster.secrets_key, [
+            KeyUse("ClusterEnvelopeEncryption", [cluster.cluster_role.arn], EKS_ENVELOPE_ACTIONS),
+            # Creating the cluster grants EKS the key (the deployer's DescribeKey is an administrator's).
+            KeyUse("DeployerGrantsTheCluster", [deployer], ["kms:CreateGrant"],
+                   conditions=[Condition(test="Bool", variable="kms:GrantIsForAWSResource", values=["true"])]),
+        ]),
+    },
+)
 node_pools = NodePools("node-pools", platform.node_pools, context, cluster=cluster, network=network)
 eks_addons = EksAddons(
     "eks-addons", context, cluster=cluster, node_pools=node_pools, ebs_csi_role_arn=identity.role_arn("ebs-csi")
@@ -108,7 +140,7 @@ platform_secrets = PlatformSecrets(
     context,
     provider=cluster.kubernetes_provider,
     namespaces=platform_namespaces,
-    kms_key_arn=storage.key.arn,
+    kms_key_arn=secrets_key.key.arn,
     role_arn=identity.role_arn("external-secrets"),
     chart_version=platform.release.charts.external_secrets,
     spark_connect=platform.spark.connect.enabled,
@@ -212,6 +244,7 @@ spark_jobs = SparkJobs(
 pulumi.export("environment", platform.environment)
 pulumi.export("release", platform.release.model_dump(mode="json", by_alias=True))
 pulumi.export("storageKeyArn", storage.key.arn)
+pulumi.export("platformSecretsKeyArn", secrets_key.key.arn)
 pulumi.export("warehouseBucket", storage.warehouse_bucket.bucket)
 pulumi.export("checkpointBucket", storage.checkpoint_bucket.bucket)
 pulumi.export("eventLogBucket", storage.event_log_bucket.bucket)

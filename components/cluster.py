@@ -162,7 +162,7 @@ def _role_name(role_arn: str) -> str:
 
 class EksCluster(pulumi.ComponentResource):
     """The control plane. Exposes `cluster`, `name`, `kubernetes_provider`, `oidc_provider`, `oidc_issuer`
-    (without `https://`), `secrets_key`, `kubeconfig` (secret)."""
+    (without `https://`), `secrets_key`, `cluster_role`, `kubeconfig` (secret)."""
 
     def __init__(
         self,
@@ -180,7 +180,7 @@ class EksCluster(pulumi.ComponentResource):
         partition = aws.get_partition_output(opts=invoke).partition
         self.name = eks_cluster_name(context)
 
-        role = aws.iam.Role(
+        self.cluster_role = role = aws.iam.Role(
             "cluster-role",
             name=context.physical_name("eks-cluster"),
             assume_role_policy=service_trust_policy("eks.amazonaws.com", parent=self, tag_session=True),

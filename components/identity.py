@@ -75,6 +75,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
         cluster: EksCluster,
         storage: ObjectStorage,
         spark: SparkArgs,
+        secrets_key_arn: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("spark-platform:identity:WorkloadIdentity", name, None, opts)
@@ -116,7 +117,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
                         actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
                         resources=[arns.arn("secretsmanager", f"secret:{context.name_prefix}/*")],
                     ),
-                    Statement(sid="DecryptPlatformSecrets", actions=["kms:Decrypt"], resources=[key_arn]),
+                    Statement(sid="DecryptPlatformSecrets", actions=["kms:Decrypt"], resources=[secrets_key_arn]),
                 ],
             ),
         }

@@ -45,7 +45,7 @@ def test_no_generated_value_appears_in_the_plan(stack_plan: Plan) -> None:
 
 
 def test_secrets_are_kms_encrypted_and_readable_by_external_secrets_only(stack_plan: Plan) -> None:
-    key_arn = stack_plan.outputs["storageKeyArn"]
+    key_arn = stack_plan.outputs["platformSecretsKeyArn"]  # not the lakehouse key
     prefix = f"spark-platform-{stack_plan.stack}"
     policy = json.loads(stack_plan.get("aws:iam/rolePolicy:RolePolicy", "external-secrets-access").inputs["policy"])
     [read] = [s for s in policy["Statement"] if s["Sid"] == "ReadPlatformSecrets"]
