@@ -22,7 +22,7 @@ from components.node_pools import NodePools, contract_summary
 from components.rbac import PlatformRbac
 from components.secrets import PlatformSecrets
 from components.secrets_key import SecretsKey
-from components.spark_conf import merge_conf, platform_defaults
+from components.spark_conf import merge_conf, platform_defaults, protect_conf
 from components.spark_connect import SparkConnectServer
 from components.spark_jobs import JobTarget, SparkJobs, job_environment
 from components.spark_operator import SparkOperator
@@ -165,6 +165,8 @@ spark_defaults = platform_defaults(
     checkpoint_bucket=storage.checkpoint_bucket.bucket,
     catalog=catalog.spark_conf,
 )
+# The stack's conf, its secret values as secret Outputs (encrypted in the state, `[secret]` in plans).
+stack_conf = protect_conf(spark.default_conf, settings.secret_conf_keys("spark", "defaultConf"))
 spark_operator = SparkOperator(
     "spark-operator",
     spark.operator,
@@ -211,7 +213,7 @@ if spark.connect.enabled:
         namespace=spark.jobs_namespace,
         image=platform.release.spark_image.reference,
         role_arn=identity.role_arn("spark-connect"),
-        conf=merge_conf(spark_defaults, spark.default_conf),
+        conf=merge_conf(spark_defaults, stack_conf),
         contract=node_pools.contract,
         provider=cluster.kubernetes_provider,
         token_secret=[platform_secrets.external_secrets[SPARK_CONNECT_TOKEN_SECRET]],
@@ -228,7 +230,10 @@ spark_jobs = SparkJobs(
         gpu_image=platform.release.spark_gpu_image.reference,
         contract=node_pools.contract,
         defaults=spark_defaults,
-        stack_conf=spark.default_conf,
+        stack_conf=stack_conf,
+        override_secret_keys={
+            name: settings.secret_conf_keys("jobs", "overrides", name, "conf") for name in platform.jobs.overrides
+        },
         job_environment=job_environment(
             environment=context.environment,
             warehouse_bucket=storage.warehouse_bucket.bucket,

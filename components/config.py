@@ -9,9 +9,18 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from components.cluster import ClusterArgs
 from components.context import PLATFORM_TAG_KEYS, StackContext
@@ -20,6 +29,14 @@ from components.monitoring import MonitoringArgs
 from components.namespaces import NamespacesArgs
 from components.network import NetworkArgs
 from components.node_pools import NodePoolsArgs
+from components.secure_config import (
+    SecurePath,
+    looks_like_credential,
+    secret_capable,
+    secret_keys_under,
+    stack_file_secure_paths,
+)
+from components.spark_conf import aws_credential_keys
 from components.spark_jobs import JobsArgs, gpu_jobs_without_pool
 from components.spark_stack import SparkArgs
 from components.storage import StorageArgs
@@ -119,6 +136,37 @@ class PlatformConfig(ConfigModel):
         return self
 
     @model_validator(mode="after")
+    def _secrets_where_they_belong(self, info: ValidationInfo) -> PlatformConfig:
+        # Spans the whole document: where the stack file has `secure:` leaves (validation context) and what the
+        # Spark conf maps hold. Messages name keys, never values.
+        context = info.context if isinstance(info.context, dict) else {}
+        secure: frozenset[SecurePath] | None = context.get("secure_paths", frozenset())
+        conf_maps = [(("spark", "defaultConf"), self.spark.default_conf)] + [
+            (("jobs", "overrides", name, "conf"), override.conf) for name, override in self.jobs.overrides.items()
+        ]
+        for prefix, conf in conf_maps:
+            aws_keys = aws_credential_keys(conf)
+            if aws_keys:
+                raise rule_error(
+                    ".".join(prefix),
+                    "no AWS credentials in Spark conf, secret or not (jobs authenticate with their IRSA role)",
+                    ", ".join(aws_keys),
+                )
+            secret_keys = secret_keys_under(secure, prefix)
+            if secret_keys is None:
+                continue  # which leaves are secure is unknown: every value is treated as secret
+            plaintext = sorted(key for key in conf if looks_like_credential(key) and key not in secret_keys)
+            if plaintext:
+                where = ".".join(("platform", *prefix))
+                raise rule_error(
+                    ".".join(prefix),
+                    "credentials only as secrets: pulumi config set --secret --path "
+                    f"'{where}[\"{plaintext[0]}\"]' <value>",
+                    f"a plaintext value under {', '.join(plaintext)}",
+                )
+        return self
+
+    @model_validator(mode="after")
     def _scratch_fits_quota(self) -> PlatformConfig:
         # Spans two blocks: each executor's scratch claim counts against the jobs namespace's storage quota, and a
         # claim over it is refused, so the executor never starts.
@@ -170,6 +218,13 @@ class StackSettings:
     stack: str
     region: str
     platform: PlatformConfig
+    #: Paths (under `platform`) of the stack file's `secure:` leaves; None when unknown (every Spark conf value is
+    #: then treated as secret).
+    secure_paths: frozenset[SecurePath] | None = frozenset()
+
+    def secret_conf_keys(self, *prefix: str) -> frozenset[str] | None:
+        """Keys of the Spark conf map at `prefix` whose values are secrets (None: all of them)."""
+        return secret_keys_under(self.secure_paths, prefix)
 
     @property
     def context(self) -> StackContext:
@@ -200,9 +255,15 @@ class PlatformConfigError(Exception):
 
 
 def parse_stack_settings(
-    stack: str, platform: Any, region: Any, *, source: str | None = None
+    stack: str,
+    platform: Any,
+    region: Any,
+    *,
+    source: str | None = None,
+    secure_paths: frozenset[SecurePath] | None = frozenset(),
 ) -> StackSettings:
-    """Validate raw config values; raise PlatformConfigError naming every problem at once."""
+    """Validate raw config values (`secure:` leaves already decrypted, or replaced offline); raise
+    PlatformConfigError naming every problem at once, without the value of any secret."""
     source = source or f"Pulumi.{stack}.yaml"
     problems: list[ConfigProblem] = []
     if not isinstance(region, str) or not AWS_REGION.match(region):
@@ -214,19 +275,37 @@ def parse_stack_settings(
         found = "nothing" if platform is None else f"a {type(platform).__name__}"
         problems.append(ConfigProblem(source, PLATFORM_KEY, f"expected a mapping of settings, found {found}"))
         raise PlatformConfigError(problems)
+    misplaced = sorted(path for path in secure_paths or () if not secret_capable(path))
+    for path in misplaced:
+        problems.append(ConfigProblem(
+            source,
+            ".".join([PLATFORM_KEY, *path]),
+            "expected a plain value here (a secret would be used in clear, e.g. in a name or a tag; secrets go "
+            "only in Spark conf values: spark.defaultConf, jobs.overrides.<job>.conf), found a secure value",
+        ))
     environment = platform.get("environment")
     try:
-        config = PlatformConfig.model_validate(platform, context={"environment": environment})
+        config = PlatformConfig.model_validate(
+            platform, context={"environment": environment, "secure_paths": secure_paths}
+        )
     except ValidationError as error:
-        problems.extend(problems_from_validation(error, source, PLATFORM_KEY, PlatformConfig))
+        reported = {problem.path for problem in problems}
+        problems.extend(
+            problem for problem in problems_from_validation(error, source, PLATFORM_KEY, PlatformConfig, secure_paths)
+            if problem.path not in reported
+        )
         config = None
     if problems or config is None:
         raise PlatformConfigError(problems)
-    return StackSettings(stack=stack, region=str(region), platform=config)
+    return StackSettings(stack=stack, region=str(region), platform=config, secure_paths=secure_paths)
 
 
 def problems_from_validation(
-    error: ValidationError, source: str, root: str, model: type[BaseModel]
+    error: ValidationError,
+    source: str,
+    root: str,
+    model: type[BaseModel],
+    secure_paths: frozenset[SecurePath] | None = frozenset(),
 ) -> list[ConfigProblem]:
     problems = []
     for detail in error.errors(include_url=False):
@@ -236,13 +315,23 @@ def problems_from_validation(
             location.extend(str(context["field"]).split("."))
             message = f"expected {context['expected']}, found {_show(context['found'])}"
         else:
-            message = _describe(detail, model)
+            hidden = _sensitive(tuple(location), secure_paths)
+            message = _describe(detail, model, hidden=hidden)
         path = ".".join([root, *location]) if location else root
         problems.append(ConfigProblem(source, path, message))
     return problems
 
 
-def _describe(detail: Mapping[str, Any], model: type[BaseModel]) -> str:
+def _sensitive(location: SecurePath, secure_paths: frozenset[SecurePath] | None) -> bool:
+    """A value never to echo: a secure leaf (or under one), or under a key that looks like a credential."""
+    if any(looks_like_credential(part) for part in location):
+        return True
+    if secure_paths is None:  # which leaves are secure is unknown: any Spark conf value may be one
+        return any(secret_capable(location[:n]) for n in range(1, len(location) + 1))
+    return any(location[: len(path)] == path for path in secure_paths)
+
+
+def _describe(detail: Mapping[str, Any], model: type[BaseModel], hidden: bool = False) -> str:
     kind = detail["type"]
     found = detail.get("input")
     if kind == "extra_forbidden":
@@ -260,7 +349,7 @@ def _describe(detail: Mapping[str, Any], model: type[BaseModel]) -> str:
         text = "expected " + text.removeprefix("String should ")
     elif not text.startswith("expected"):
         text = "expected " + text[0].lower() + text[1:]
-    return f"{text}, found {_show(found)}"
+    return f"{text}, found {'a value that is not shown (a secret)' if hidden else _show(found)}"
 
 
 def _show(value: Any) -> str:
@@ -304,7 +393,10 @@ def load_stack_settings() -> StackSettings:
     stack = pulumi.get_stack()
     platform = pulumi.Config(PROJECT).get_object("platform")
     region = pulumi.Config("aws").get("region")
+    # Pulumi marks the whole `platform` key secret when any leaf of it is; which leaves, only the stack file says.
+    secret = pulumi.runtime.is_config_secret(f"{PROJECT}:platform")
+    secure_paths = stack_file_secure_paths(stack, Path.cwd()) if secret else frozenset()
     try:
-        return parse_stack_settings(stack, platform, region)
+        return parse_stack_settings(stack, platform, region, secure_paths=secure_paths)
     except PlatformConfigError as error:
         raise pulumi.RunError(str(error)) from None

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 import pulumi
 
+from components.secure_config import looks_like_credential
 from contracts.jobs import JobSpec
 from contracts.kubernetes import DEFAULT_STORAGE_CLASS, SCRATCH_MOUNT_PATH, SCRATCH_VOLUME
 from contracts.lake import DECOMMISSION_FALLBACK_PREFIX, EVENT_LOG_PREFIX, LAKE_CATALOG, WAREHOUSE_PREFIX
@@ -30,20 +31,27 @@ S3_FILE_IO = "org.apache.iceberg.aws.s3.S3FileIO"
 GPU_DISCOVERY_SCRIPT = "/opt/sparkRapidsPlugin/getGpusResources.sh"
 
 
-#: Conf keys that carry a credential. Jobs get AWS access from their pod's web identity (IRSA), so a credential in
-#: stack conf is a mistake that would sit in clear in the plan, the manifests, the PR diff and the state.
-CREDENTIAL_KEY = re.compile(r"secret|passw|token|credential|access\.key|session\.key|private\.key", re.IGNORECASE)
-#: ... except settings that only name a mechanism.
-NOT_A_CREDENTIAL = frozenset({"spark.hadoop.fs.s3a.aws.credentials.provider"})
+#: AWS credentials in conf: jobs get AWS access from their pod's web identity (IRSA), so a static AWS key is
+#: wrong even as a secret (S3A's key settings, per bucket too, and any value holding an AWS access key id).
+AWS_CREDENTIAL_KEY = re.compile(r"fs\.s3a\.(.*\.)?(access\.key|secret\.key|session\.token)$|aws[._-]?secret", re.I)
 AWS_ACCESS_KEY_ID = re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")
 
 
-def credential_keys(conf: Mapping[str, str]) -> list[str]:
-    """Keys of `conf` that look like they carry a credential (by name or by an AWS key id in the value)."""
+def aws_credential_keys(conf: Mapping[str, str]) -> list[str]:
+    """Keys of `conf` that carry a static AWS credential (by name or by an AWS key id in the value)."""
     return sorted(
-        key for key, value in conf.items()
-        if key not in NOT_A_CREDENTIAL and (CREDENTIAL_KEY.search(key) or AWS_ACCESS_KEY_ID.search(str(value)))
+        key for key, value in conf.items() if AWS_CREDENTIAL_KEY.search(key) or AWS_ACCESS_KEY_ID.search(str(value))
     )
+
+
+def protect_conf(conf: Mapping[str, str], secret_keys: frozenset[str] | None) -> dict[str, pulumi.Input[str]]:
+    """`conf` with the values of `secret_keys` (None: every value), and of any key that looks like a credential,
+    as secret Outputs: encrypted in the state, `[secret]` in a plan, a diff and the manifests."""
+    return {
+        key: pulumi.Output.secret(value)
+        if secret_keys is None or key in secret_keys or looks_like_credential(key) else value
+        for key, value in conf.items()
+    }
 
 
 def s3_uri(bucket: pulumi.Input[str], path: str, scheme: str = "s3a") -> pulumi.Input[str]:
@@ -200,8 +208,8 @@ def job_conf(
     job: JobSpec,
     *,
     defaults: Mapping[str, pulumi.Input[str]],
-    stack_conf: Mapping[str, str],
-    override_conf: Mapping[str, str],
+    stack_conf: Mapping[str, pulumi.Input[str]],
+    override_conf: Mapping[str, pulumi.Input[str]],
     scratch_gib: int | None = None,
 ) -> SparkConf:
     """A job's effective conf: platform defaults and its sizing (+ GPU settings, + scratch volume) < stack < job <

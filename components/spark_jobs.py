@@ -7,7 +7,7 @@ manifest without running Pulumi; `SparkJobs` only turns their output into custom
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pulumi
@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 from components.context import StackContext
 from components.model import ConfigModel, rule_error
 from components.pod_security import SAFE_TO_EVICT, container_security_context, placement, pod_security_context
-from components.spark_conf import SparkConf, credential_keys, job_conf, s3_uri
+from components.spark_conf import SparkConf, job_conf, protect_conf, s3_uri
 from contracts.job_environment import (
     BootstrapServers,
     DqMode,
@@ -58,13 +58,6 @@ class JobOverrideArgs(ConfigModel):
         description="Shuffle and spill space per executor on its own encrypted gp3 volume (GiB), instead of the "
         "node's root disk; for jobs whose shuffle outgrows it. EBS allows 1-16384 GiB per gp3 volume.",
     )
-
-    @model_validator(mode="after")
-    def _no_credentials(self) -> JobOverrideArgs:
-        leaked = credential_keys(self.conf)
-        if leaked:
-            raise rule_error("conf", "no credentials in Spark conf (jobs authenticate with IRSA)", leaked)
-        return self
 
 
 class KafkaSourceArgs(ConfigModel):
@@ -176,9 +169,11 @@ class JobTarget:
     gpu_image: str
     contract: NodePoolContract
     defaults: Mapping[str, pulumi.Input[str]]
-    stack_conf: Mapping[str, str]
+    stack_conf: Mapping[str, pulumi.Input[str]]
     #: The job environment's values (contracts/job_environment.py fields); bucket URIs are Outputs.
     job_environment: Mapping[str, Any]
+    #: Per job, the keys of its override conf that are secrets (None: all of them); see protect_conf.
+    override_secret_keys: Mapping[str, frozenset[str] | None] = field(default_factory=lambda: {})
 
 
 def _labels(job: JobSpec) -> dict[str, str]:
@@ -238,7 +233,7 @@ def application_spec(job: JobSpec, target: JobTarget, override: JobOverrideArgs)
         job,
         defaults=target.defaults,
         stack_conf=target.stack_conf,
-        override_conf=override.conf,
+        override_conf=protect_conf(override.conf, target.override_secret_keys.get(job.name, frozenset())),
         scratch_gib=override.scratch_gib,
     )
     spec: dict[str, Any] = {

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints
 
 from components.catalog import CatalogArgs
 from components.history_server import HistoryServerArgs
-from components.model import ConfigModel, rule_error
-from components.spark_conf import credential_keys
+from components.model import ConfigModel
 from components.spark_connect import SparkConnectArgs
 from components.spark_operator import SparkOperatorArgs
 
@@ -32,9 +31,3 @@ class SparkArgs(ConfigModel):
         default_factory=dict, description="Extra Spark conf for every job of the stack (per-job conf wins)."
     )
 
-    @model_validator(mode="after")
-    def _no_credentials(self) -> SparkArgs:
-        leaked = credential_keys(self.default_conf)
-        if leaked:
-            raise rule_error("defaultConf", "no credentials in Spark conf (jobs authenticate with IRSA)", leaked)
-        return self

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from components.config import PLATFORM_KEY, REGION_KEY, StackSettings, parse_stack_settings
+from components.secure_config import replace_secure_leaves, secure_leaf_paths
 from contracts.project import PROJECT
 from spk.errors import SpkError
 from spk.mocks import SECURE_CONFIG_PLACEHOLDER
@@ -25,9 +26,15 @@ class StackFile:
     config: dict[str, Any]
 
     def settings(self) -> StackSettings:
-        """Validated settings; raises components.config.PlatformConfigError naming every problem."""
+        """Validated settings, `secure:` leaves replaced as the offline engine replaces them (they cannot be
+        decrypted here) and known by path; raises components.config.PlatformConfigError naming every problem."""
+        platform = self.config.get(PLATFORM_KEY)
         return parse_stack_settings(
-            self.stack, self.config.get(PLATFORM_KEY), self.config.get(REGION_KEY), source=self.path.name
+            self.stack,
+            replace_secure_leaves(platform, SECURE_CONFIG_PLACEHOLDER),
+            self.config.get(REGION_KEY),
+            source=self.path.name,
+            secure_paths=secure_leaf_paths(platform),
         )
 
 
@@ -150,31 +157,14 @@ def project_config_defaults(root: Path) -> dict[str, Any]:
     return defaults
 
 
-def _replace_secure(value: Any) -> tuple[Any, bool]:
-    """Replace `{secure: ...}` leaves with the offline placeholder; report whether any were found."""
-    if isinstance(value, dict):
-        if set(value) == {"secure"}:
-            return SECURE_CONFIG_PLACEHOLDER, True
-        found = False
-        replaced = {}
-        for k, v in value.items():
-            replaced[k], inner = _replace_secure(v)
-            found = found or inner
-        return replaced, found
-    if isinstance(value, list):
-        items = [_replace_secure(v) for v in value]
-        return [v for v, _ in items], any(f for _, f in items)
-    return value, False
-
-
 def runtime_config(root: Path, stack_file: StackFile) -> tuple[dict[str, str], list[str]]:
     """The flat string map the Pulumi language runtime receives, and which keys are secret."""
     merged = {**project_config_defaults(root), **stack_file.config}
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, raw in sorted(merged.items()):
-        value, is_secret = _replace_secure(raw)
-        if is_secret:
+        value = replace_secure_leaves(raw, SECURE_CONFIG_PLACEHOLDER)
+        if secure_leaf_paths(raw):
             secret_keys.append(key)
         config[key] = value if isinstance(value, str) else json.dumps(value)
     return config, secret_keys

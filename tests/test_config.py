@@ -169,36 +169,6 @@ def test_gpu_job_in_a_stack_without_gpu_pool_is_a_config_error() -> None:
 
 
 @pytest.mark.parametrize(
-    ("block", "conf", "path"),
-    [
-        ("spark", {"spark.hadoop.fs.s3a.secret.key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}, "spark.defaultConf"),
-        ("spark", {"spark.hadoop.fs.s3a.access.key": "AKIAIOSFODNN7EXAMPLE"}, "spark.defaultConf"),
-        ("spark", {"spark.some.setting": "AKIAIOSFODNN7EXAMPLE"}, "spark.defaultConf"),
-        ("jobs", {"spark.kubernetes.authenticate.driver.oauthToken": "abc123"}, "jobs.overrides.bronze-ingest.conf"),
-    ],
-)
-def test_credentials_in_spark_conf_are_refused_without_echoing_them(
-    project_root: Path, block: str, conf: dict[str, str], path: str
-) -> None:
-    platform = copy.deepcopy(shipped(project_root, "dev")[PLATFORM_KEY])
-    if block == "spark":
-        platform["spark"]["defaultConf"] = {**platform["spark"].get("defaultConf", {}), **conf}
-    else:
-        platform["jobs"]["overrides"] = {"bronze-ingest": {"conf": conf}}
-    with pytest.raises(PlatformConfigError) as raised:
-        parse_stack_settings("dev", platform, "us-east-1")
-    message = str(raised.value)
-    assert f"spark-platform:platform.{path}: expected no credentials in Spark conf" in message
-    assert not any(value in message for value in conf.values())
-
-
-def test_the_credentials_provider_setting_is_not_a_credential() -> None:
-    from components.spark_conf import credential_keys
-
-    assert credential_keys({"spark.hadoop.fs.s3a.aws.credentials.provider": "com.amazonaws.auth.X"}) == []
-
-
-@pytest.mark.parametrize(
     ("change", "path", "fragment"),
     [
         ({"cluster": {"logRetentionDays": 45}}, "cluster.logRetentionDays", "expected a CloudWatch Logs retention"),
