@@ -10,9 +10,8 @@ from components.deploy_runner import DeployRunner
 from components.eks_addons import EksAddons
 from components.gpu_device_plugin import GpuDevicePlugin
 from components.history_server import HistoryServer
-from components.iam_policies import Condition
 from components.identity import WorkloadIdentity
-from components.key_policies import DECRYPT, EKS_ENVELOPE_ACTIONS, ENCRYPT, ENCRYPT_DECRYPT, KeyPolicies, KeyUse
+from components.key_policies import DECRYPT, ENCRYPT, ENCRYPT_DECRYPT, KeyPolicies, KeyUse
 from components.load_balancer_controller import LoadBalancerController
 from components.monitoring import Monitoring
 from components.namespaces import PlatformNamespaces
@@ -63,29 +62,24 @@ secrets_key = SecretsKey("secrets-key", context)
 identity = WorkloadIdentity(
     "identity", context, cluster=cluster, storage=storage, spark=platform.spark, secrets_key_arn=secrets_key.key.arn
 )
-deployer = platform.cluster.deploy_role_arn
+# Whoever runs `pulumi up`: the deploy role, or a cluster admin for the first deploy (README).
+deployers = [platform.cluster.deploy_role_arn, *platform.cluster.admin_role_arns]
 KeyPolicies(
     "key-policies",
     region=context.region,
-    administrators=[deployer, *platform.cluster.admin_role_arns],
+    administrators=deployers,
     keys={
         "lakehouse": (storage.key, [
             KeyUse("SparkReadsAndWritesTheLakehouse", [identity.role_arn("spark-jobs"),
                                                        identity.role_arn("spark-connect")], ENCRYPT_DECRYPT, "s3"),
             KeyUse("HistoryServerReadsEventLogs", [identity.role_arn("history-server")], DECRYPT, "s3"),
-            # The deployer writes the event-log directory marker; it never reads lakehouse data.
-            KeyUse("DeployerWritesMarkers", [deployer], ENCRYPT, "s3"),
+            # Deployers write the event-log directory marker; they never read lakehouse data.
+            KeyUse("DeployersWriteMarkers", deployers, ENCRYPT, "s3"),
         ]),
         "platform-secrets": (secrets_key.key, [
             KeyUse("ExternalSecretsReadsSecrets", [identity.role_arn("external-secrets")], DECRYPT, "secretsmanager"),
             # Pulumi generates the secrets and reads them back on refresh.
-            KeyUse("DeployerWritesSecrets", [deployer], ENCRYPT_DECRYPT, "secretsmanager"),
-        ]),
-        "eks-secrets": (cluster.secrets_key, [
-            KeyUse("ClusterEnvelopeEncryption", [cluster.cluster_role.arn], EKS_ENVELOPE_ACTIONS),
-            # Creating the cluster grants EKS the key (the deployer's DescribeKey is an administrator's).
-            KeyUse("DeployerGrantsTheCluster", [deployer], ["kms:CreateGrant"],
-                   conditions=[Condition(test="Bool", variable="kms:GrantIsForAWSResource", values=["true"])]),
+            KeyUse("DeployersWriteSecrets", deployers, ENCRYPT_DECRYPT, "secretsmanager"),
         ]),
     },
 )

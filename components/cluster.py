@@ -20,7 +20,8 @@ from pydantic import Field, StringConstraints, ValidationInfo, model_validator
 
 from components.context import StackContext
 from components.deploy_runner import DeployRunnerArgs
-from components.iam_policies import Statement, irsa_trust_policy, service_trust_policy
+from components.iam_policies import AccountArns, Condition, Statement, irsa_trust_policy, service_trust_policy
+from components.key_policies import EKS_ENVELOPE_ACTIONS, KeyUse, key_policy_statements
 from components.model import ConfigModel, RetentionDays, environment_of, rule_error
 from components.network import Network, eks_cluster_name
 from contracts.kubernetes import DEPLOYER_GROUP, READ_ONLY_GROUP, VPC_CNI_ACCOUNT
@@ -220,6 +221,25 @@ class EksCluster(pulumi.ComponentResource):
             opts=invoke,
         )
         key_policy = aws.iam.RolePolicy("cluster-role-kms", role=role.id, policy=use_key.json, opts=child)
+        # The key's own policy, set before the cluster exists: whoever creates the cluster must be able to grant
+        # EKS the key, and the cluster role to use it (components/key_policies.py explains the layout).
+        deploy_time = [args.deploy_role_arn, *args.admin_role_arns]
+        key_document = aws.iam.get_policy_document_output(
+            statements=key_policy_statements(
+                AccountArns.of_caller(context.region, parent=self),
+                administrators=deploy_time,
+                uses=[
+                    KeyUse("ClusterEnvelopeEncryption", [role.arn], EKS_ENVELOPE_ACTIONS),
+                    KeyUse("DeployersGrantTheCluster", deploy_time, ["kms:CreateGrant"], conditions=[
+                        Condition(test="Bool", variable="kms:GrantIsForAWSResource", values=["true"]),
+                    ]),
+                ],
+            ),
+            opts=invoke,
+        )
+        self.secrets_key_policy = aws.kms.KeyPolicy(
+            "eks-secrets-key-policy", key_id=self.secrets_key.key_id, policy=key_document.json, opts=child
+        )
 
         # Created before the cluster so EKS does not create it with unlimited retention.
         log_group = aws.cloudwatch.LogGroup(
@@ -263,7 +283,7 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=context.protect_stateful,
-                depends_on=[cluster_policy, key_policy, log_group],
+                depends_on=[cluster_policy, key_policy, self.secrets_key_policy, log_group],
             ),
         )
 

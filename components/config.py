@@ -169,20 +169,22 @@ class PlatformConfig(ConfigModel):
     @model_validator(mode="after")
     def _scratch_fits_quota(self) -> PlatformConfig:
         # Spans two blocks: each executor's scratch claim counts against the jobs namespace's storage quota, and a
-        # claim over it is refused, so the executor never starts.
+        # claim over it is refused, so the executor never starts. Jobs may all run at once, so their claims add up.
         quota = self.namespaces.jobs_quota
-        for name, override in self.jobs.overrides.items():
+        storage = claims = 0
+        for name, override in sorted(self.jobs.overrides.items()):
             if override.scratch_gib is None:
                 continue
             executors = JOBS[name].resources.max_executors if name in JOBS else 0
-            claimed = override.scratch_gib * executors
-            if claimed > quota.requests_storage_gib or executors > quota.persistent_volume_claims:
+            storage += override.scratch_gib * executors
+            claims += executors
+            if storage > quota.requests_storage_gib or claims > quota.persistent_volume_claims:
                 raise rule_error(
                     f"jobs.overrides.{name}.scratchGib",
-                    f"scratchGib x maxExecutors ({executors}) within namespaces.jobsQuota "
+                    "scratchGib x maxExecutors, summed over every job with scratch, within namespaces.jobsQuota "
                     f"(requestsStorageGib {quota.requests_storage_gib}, persistentVolumeClaims "
                     f"{quota.persistent_volume_claims})",
-                    f"{override.scratch_gib} GiB x {executors} = {claimed} GiB",
+                    f"{storage} GiB in {claims} claims",
                 )
         return self
 

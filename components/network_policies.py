@@ -17,6 +17,7 @@ import pulumi_kubernetes as kubernetes
 from components.history_server import APP as HISTORY_SERVER_APP
 from components.history_server import UI_PORT as HISTORY_SERVER_PORT
 from components.spark_connect import COMPONENT_LABEL as SPARK_CONNECT_COMPONENT_LABEL
+from components.spark_connect import EXECUTOR_LABELS as SPARK_CONNECT_EXECUTOR
 from components.spark_connect import SERVER_LABELS as SPARK_CONNECT_SERVER
 from contracts.kubernetes import (
     CONNECT_CLIENT_LABEL,
@@ -156,11 +157,11 @@ def namespace_allows(
             ),
             Allow(
                 "allow-spark-connect-executors",
-                "The Connect server's executors (and any Spark pod of the namespace) reach it on its driver RPC and "
-                "block-manager ports only.",
+                "The Connect server's own executors reach it on its driver RPC and block-manager ports only (and "
+                "authenticate there with the application's secret).",
                 ("Ingress",),
                 pod_selector=SPARK_CONNECT_SERVER,
-                peers=(same_namespace(),),
+                peers=({"podSelector": {"matchLabels": SPARK_CONNECT_EXECUTOR}},),
                 ports=tcp(*CONNECT_DRIVER_PORTS),
             ),
             Allow(

@@ -20,7 +20,12 @@ from components.rbac import DRIVER_RULES
 from components.spark_conf import merge_conf
 from components.spark_connect_gateway import SparkConnectGateway
 from contracts.jobs import SparkMemory, memory_mib
-from contracts.kubernetes import IRSA_ROLE_ANNOTATION, spark_connect_account, spark_connect_executor_account
+from contracts.kubernetes import (
+    IRSA_ROLE_ANNOTATION,
+    SPARK_CONNECT_PORT,
+    spark_connect_account,
+    spark_connect_executor_account,
+)
 from contracts.node_pools import NodePoolContract
 from contracts.spark import SPARK_VERSION
 
@@ -52,6 +57,33 @@ SERVER_OVERHEAD_MIB = 1024
 COMPONENT_LABEL = "app.kubernetes.io/component"
 SERVER_LABELS = {"app.kubernetes.io/name": APP, COMPONENT_LABEL: "server"}
 EXECUTOR_LABELS = {"app.kubernetes.io/name": APP, COMPONENT_LABEL: "executor"}
+#: Where Kubernetes clients (Spark's fabric8 client) look for the pod's API credentials.
+KUBE_API_ACCESS_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+#: EKS's pod identity webhook leaves these containers without the IRSA role's web-identity token.
+IRSA_SKIP_CONTAINERS = "eks.amazonaws.com/skip-containers"
+#: The server's own ports answer only once Spark is up: Connect's gRPC port.
+SERVER_PROBE = {"tcpSocket": {"port": SPARK_CONNECT_PORT}, "periodSeconds": 10, "timeoutSeconds": 2}
+#: Clients and executors reach the server across the network: every RPC between them is authenticated with a
+#: secret Spark generates per application (passed to the executors it creates) and encrypted, so a pod of the
+#: namespace can neither pose as an executor nor read task data.
+CONNECT_SECURITY_CONF = {"spark.authenticate": "true", "spark.network.crypto.enabled": "true"}
+
+
+def kube_api_access_volume() -> dict[str, Any]:
+    """What Kubernetes would automount, as a volume only the server container mounts: the gateway sidecar gets no
+    API token (the server's Role may create pods)."""
+    return {
+        "name": "kube-api-access",
+        "projected": {
+            "defaultMode": 0o444,
+            "sources": [
+                {"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace",
+                                            "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+            ],
+        },
+    }
 
 
 def connect_spec(
@@ -74,21 +106,37 @@ def connect_spec(
             conf,
             # The server creates its executors itself (client mode), as an account that may not create pods.
             {"spark.kubernetes.authenticate.executor.serviceAccountName": executor_service_account},
+            CONNECT_SECURITY_CONF,
         ),
         "server": {
             "cores": args.server_cores,
             "memory": args.server_memory,
             # The server pod is the driver; Spark does not size it, so the template must.
             "template": {
-                "metadata": {"labels": {**SERVER_LABELS, **part_of}, "annotations": {SAFE_TO_EVICT: "false"}},
+                "metadata": {
+                    "labels": {**SERVER_LABELS, **part_of},
+                    "annotations": {
+                        SAFE_TO_EVICT: "false",
+                        # Only the server uses the lakehouse role; sidecars get no AWS credentials.
+                        IRSA_SKIP_CONTAINERS: ",".join(str(sidecar["name"]) for sidecar in sidecars),
+                    } if sidecars else {SAFE_TO_EVICT: "false"},
+                },
                 "spec": {
                     "serviceAccountName": service_account,
+                    # Mounted into the server container only (below).
+                    "automountServiceAccountToken": False,
                     "securityContext": pod_security_context(),
                     **placement(contract.drivers),
                     "containers": [
                         {
                             "name": SERVER_CONTAINER,
                             "securityContext": container_security_context(),
+                            # Ready once Spark listens, not when the gateway does; the operator of 2.5.2 sets none.
+                            "startupProbe": {**SERVER_PROBE, "failureThreshold": 30},
+                            "readinessProbe": {**SERVER_PROBE, "failureThreshold": 3},
+                            "volumeMounts": [
+                                {"name": "kube-api-access", "mountPath": KUBE_API_ACCESS_PATH, "readOnly": True}
+                            ],
                             "resources": {
                                 "requests": {"cpu": str(args.server_cores), "memory": server_memory},
                                 "limits": {"cpu": str(args.server_cores), "memory": server_memory},
@@ -96,7 +144,7 @@ def connect_spec(
                         },
                         *[dict(sidecar) for sidecar in sidecars],
                     ],
-                    **({"volumes": [dict(volume) for volume in volumes]} if volumes else {}),
+                    "volumes": [kube_api_access_volume(), *[dict(volume) for volume in volumes]],
                 },
             },
         },
@@ -215,6 +263,10 @@ class SparkConnectServer(pulumi.ComponentResource):
                     *depends_on, self.service_account, self.executor_service_account, binding,
                     *self.gateway.resources, *token_secret,
                 ],
+                # The operator (2.5.2) builds the server pod once, when it first creates it, and ignores later
+                # changes of the spec: replacing the resource is what makes a new image or conf reach the server.
+                replace_on_changes=["spec"],
+                delete_before_replace=True,
             ),
         )
         self.register_outputs({

@@ -36,8 +36,8 @@ GATEWAY_CONTAINER = "gateway"
 CONFIG_DIR = "/etc/spark-connect-gateway"
 TLS_DIR = "/etc/spark-connect-gateway/tls"
 AUTH_DIR = "/etc/spark-connect-gateway/auth"
-#: The key External Secrets adds to the token's Kubernetes Secret, rendered from the token by its template engine,
-#: so the token itself never passes through Pulumi.
+#: The key External Secrets adds to the token's Kubernetes Secret, rendered from the token by its template engine:
+#: the token is in Pulumi's state only as the generated password (a secret), never in a resource's inputs.
 TOKEN_MAP_KEY = "token.map"
 #: nginx variable that is "1" only for a request with the exact bearer token.
 AUTHORIZED_VARIABLE = "$spark_connect_authorized"
@@ -45,6 +45,8 @@ AUTHORIZED_VARIABLE = "$spark_connect_authorized"
 SERVER_CERT_VALIDITY_HOURS = 365 * 24
 SERVER_CERT_RENEWAL_HOURS = 30 * 24
 CA_VALIDITY_HOURS = 10 * 365 * 24
+#: How often the gateway re-reads its certificate and token map.
+RELOAD_SECONDS = 300
 
 
 def token_map_template() -> str:
@@ -105,14 +107,27 @@ http {{
 """
 
 
+def gateway_script(config: str, *, nginx: str = "nginx", reload_seconds: int = RELOAD_SECONDS) -> str:
+    """nginx in the foreground, reloaded every `reload_seconds`; the shell (PID 1) passes SIGTERM on as a graceful
+    quit and exits when nginx does, so the container never outlives its server."""
+    return (
+        f"{nginx} -c {config} -g 'daemon off;' & pid=$!; "
+        "trap 'kill -QUIT $pid; wait $pid; exit 0' TERM INT; "
+        f"while kill -0 $pid 2>/dev/null; do sleep {reload_seconds} & wait $!; "
+        f"kill -0 $pid 2>/dev/null && {nginx} -c {config} -s reload; done; "
+        "wait $pid"
+    )
+
+
 def gateway_container() -> dict[str, Any]:
     """The sidecar, for the server pod template (restricted Pod Security: non-root, read-only root filesystem)."""
     return {
         "name": GATEWAY_CONTAINER,
         "image": GATEWAY_IMAGE,
-        # `command` skips the image's entrypoint scripts, which would try to rewrite files under /etc/nginx.
-        "command": ["nginx"],
-        "args": ["-g", "daemon off;", "-c", f"{CONFIG_DIR}/nginx.conf"],
+        # `command` skips the image's entrypoint scripts, which would try to rewrite files under /etc/nginx. nginx
+        # reads its certificate and the token map at start: a reload every few minutes picks up a renewed
+        # certificate or a rotated token (Kubernetes updates the mounted Secrets in place).
+        "command": ["/bin/sh", "-c", gateway_script(f"{CONFIG_DIR}/nginx.conf")],
         "ports": [{"name": "connect-tls", "containerPort": SPARK_CONNECT_GATEWAY_PORT, "protocol": "TCP"}],
         "readinessProbe": {"tcpSocket": {"port": SPARK_CONNECT_GATEWAY_PORT}, "periodSeconds": 10},
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},

@@ -75,13 +75,18 @@ def test_administrators_never_read_data(stack_plan: Plan, project_root: Path) ->
         for admin in [deployer, *admins]:
             granted = {a for s in policy.grants(admin) for a in as_list(s["Action"])}
             assert set(ADMIN_ACTIONS) <= granted, (name, admin)
-        for admin in admins:  # people: manage, never use
-            assert not any(policy.allows(admin, action, via) for action in DATA_ACTIONS
-                           for via in (None, "s3.us-east-1.amazonaws.com", "secretsmanager.us-east-1.amazonaws.com"))
-    # The deployer writes markers and generated secrets; it never decrypts lakehouse data.
-    lakehouse = policies(stack_plan)["lakehouse"]
-    assert lakehouse.allows(deployer, "kms:GenerateDataKey", "s3.us-east-1.amazonaws.com")
-    assert not lakehouse.allows(deployer, "kms:Decrypt", "s3.us-east-1.amazonaws.com")
+    # Whoever deploys (the deploy role, or an admin for the first deploy) writes the event-log marker and the
+    # generated secrets and grants EKS its key; none of them ever decrypts lakehouse data or Kubernetes Secrets.
+    keys = policies(stack_plan)
+    for deployer_or_admin in [deployer, *admins]:
+        assert keys["lakehouse"].allows(deployer_or_admin, "kms:GenerateDataKey", "s3.us-east-1.amazonaws.com")
+        assert not any(keys["lakehouse"].allows(deployer_or_admin, "kms:Decrypt", via)
+                       for via in (None, "s3.us-east-1.amazonaws.com"))
+        assert keys["platform-secrets"].allows(deployer_or_admin, "kms:GenerateDataKey",
+                                               "secretsmanager.us-east-1.amazonaws.com")
+        assert not keys["platform-secrets"].allows(deployer_or_admin, "kms:Decrypt")  # only through the service
+        assert not any(keys["eks-secrets"].allows(deployer_or_admin, action) for action in DATA_ACTIONS)
+        assert keys["eks-secrets"].allows(deployer_or_admin, "kms:CreateGrant")
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -117,3 +122,9 @@ def test_the_evaluator_can_say_no() -> None:
     assert not policy.allows("arn:a", "kms:Decrypt")
     assert not policy.allows("arn:b", "kms:Decrypt", "s3.us-east-1.amazonaws.com")
     assert not policy.allows("arn:a", "kms:Encrypt", "s3.us-east-1.amazonaws.com")
+
+
+def test_the_cluster_waits_for_its_keys_policy(stack_plan: Plan) -> None:
+    """Creating the cluster grants EKS the key: the policy that allows it must be in place first."""
+    policy = stack_plan.get(KEY_POLICY, "eks-secrets-key-policy")
+    assert policy.urn in stack_plan.get("aws:eks/cluster:Cluster", "cluster").dependencies

@@ -201,6 +201,8 @@ def test_spark_connect_server_port_is_closed_inside_its_namespace(plans: dict[st
     for pod in (DRIVER, EXECUTOR, CONNECT_EXECUTOR):
         assert not policies.reachable(pod, CONNECT, SPARK_CONNECT_PORT), pod
         assert not policies.reachable(pod, CONNECT, 4040), pod
+    for pod in (DRIVER, EXECUTOR):  # a job's pod cannot pose as a Connect executor
+        assert not policies.reachable(pod, CONNECT, 7078), pod
     for port in (7078, 7079):  # the operator's spark.driver.port and spark.driver.blockManager.port
         assert policies.reachable(CONNECT_EXECUTOR, CONNECT, port)
     assert policies.reachable(CONNECT, CONNECT_EXECUTOR, 41234)  # driver -> executor, dynamic port

@@ -77,3 +77,26 @@ def test_identity_and_rbac(dev_plan: Plan) -> None:
     connect = dev_plan.get(CONNECT, "spark-connect")
     operator = dev_plan.get("kubernetes:helm.sh/v3:Release", "spark-operator")
     assert operator.urn in connect.dependencies and connect.provider is not None
+
+
+def test_a_changed_spec_replaces_the_server(dev_plan: Plan) -> None:
+    """The operator builds the server pod once; only a replaced SparkConnect brings a new image or conf."""
+    connect = dev_plan.get(CONNECT, "spark-connect")
+    assert connect.options == {"deleteBeforeReplace": True, "replaceOnChanges": ["spec"]}
+
+
+def test_only_the_server_container_holds_credentials(dev_plan: Plan) -> None:
+    template = dev_plan.get(CONNECT, "spark-connect").inputs["spec"]["server"]["template"]
+    assert template["spec"]["automountServiceAccountToken"] is False
+    server, gateway = template["spec"]["containers"]
+    # The Kubernetes API token: mounted into the server (a driver: it creates executors), not the gateway.
+    assert [m["mountPath"] for m in server["volumeMounts"]] == ["/var/run/secrets/kubernetes.io/serviceaccount"]
+    assert all("serviceaccount" not in m["mountPath"] for m in gateway["volumeMounts"])
+    # The IRSA web-identity token: EKS's webhook skips the named containers.
+    assert template["metadata"]["annotations"]["eks.amazonaws.com/skip-containers"] == gateway["name"]
+    assert server["readinessProbe"]["tcpSocket"]["port"] == 15002
+
+
+def test_server_and_executors_authenticate_and_encrypt_rpc(dev_plan: Plan) -> None:
+    conf = dev_plan.get(CONNECT, "spark-connect").inputs["spec"]["sparkConf"]
+    assert conf["spark.authenticate"] == "true" and conf["spark.network.crypto.enabled"] == "true"

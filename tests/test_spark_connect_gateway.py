@@ -24,6 +24,7 @@ from components.spark_connect import SERVER_LABELS
 from components.spark_connect_gateway import (
     GATEWAY_CONTAINER,
     TOKEN_MAP_KEY,
+    gateway_script,
     nginx_conf,
     service_dns_names,
     token_map_template,
@@ -128,6 +129,8 @@ class Gateway:
     port: int
     ca_file: Path
     upstream: StandInServer
+    token_map: Path
+    process: subprocess.Popen[bytes]
 
 
 @pytest.fixture(scope="module")
@@ -158,8 +161,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     ))
     checked = subprocess.run([NGINX, "-t", "-c", str(config), "-e", "stderr"], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
-    nginx = subprocess.Popen([NGINX, "-c", str(config), "-e", "stderr", "-g", "daemon off;"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The container's own command: nginx under the reloading shell (every second here, not every five minutes).
+    nginx = subprocess.Popen(["/bin/sh", "-c", gateway_script(str(config), nginx=NGINX, reload_seconds=1)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -169,10 +173,11 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             except OSError:
                 assert nginx.poll() is None and time.monotonic() < deadline, "nginx did not start"
                 time.sleep(0.1)
-        yield Gateway(listen_port, root / "ca.crt", upstream)
+        yield Gateway(listen_port, root / "ca.crt", upstream, auth_dir / TOKEN_MAP_KEY, nginx)
     finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
+        if nginx.poll() is None:
+            nginx.terminate()
+            nginx.wait(timeout=10)
         server.stop(grace=None)
 
 
@@ -225,3 +230,26 @@ def test_plaintext_is_refused(gateway: Gateway) -> None:
     before = len(gateway.upstream.seen)
     assert connect(gateway, "").startswith("ERROR")
     assert len(gateway.upstream.seen) == before
+
+
+def test_a_rotated_token_is_picked_up_without_a_restart(gateway: Gateway) -> None:
+    rotated = "Rotated" + TOKEN[7:]
+    original = gateway.token_map.read_text()
+    gateway.token_map.write_text(token_map_template().replace("{{ .token }}", rotated))
+    try:
+        deadline = time.monotonic() + 15
+        while connect(gateway, f";use_ssl=true;token={rotated}") != "OK s-1":
+            assert time.monotonic() < deadline, "the gateway never reloaded the token map"
+            time.sleep(0.5)
+        assert connect(gateway, f";use_ssl=true;token={TOKEN}") == "ERROR UNAUTHENTICATED"
+    finally:
+        gateway.token_map.write_text(original)
+        time.sleep(2.5)
+
+
+def test_sigterm_stops_the_gateway_gracefully(gateway: Gateway) -> None:
+    """Runs last in this module: the container's PID 1 (the shell) quits nginx and exits 0 on SIGTERM."""
+    gateway.process.terminate()
+    assert gateway.process.wait(timeout=10) == 0
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", gateway.port), timeout=1).close()

@@ -77,3 +77,14 @@ def test_scratch_must_fit_the_jobs_quota(project_root: Path, scratch: int, quota
     with pytest.raises(PlatformConfigError) as raised:
         parse_stack_settings("prod", platform, "us-east-1")
     assert "jobs.overrides.gold-aggregate.scratchGib" in str(raised.value)
+
+
+def test_scratch_claims_of_all_jobs_add_up(project_root: Path) -> None:
+    """Jobs can run at once: 4 x 700 GiB (gold-aggregate) + 8 x 600 GiB (silver-refine) > 5000 GiB."""
+    platform = prod_platform(project_root)
+    platform["jobs"]["overrides"]["gold-aggregate"]["scratchGib"] = 700
+    parse_stack_settings("prod", platform, "us-east-1")
+    platform["jobs"]["overrides"]["silver-refine"] = {"scratchGib": 600}
+    with pytest.raises(PlatformConfigError) as raised:
+        parse_stack_settings("prod", platform, "us-east-1")
+    assert "summed over every job with scratch" in str(raised.value)
