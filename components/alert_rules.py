@@ -20,9 +20,12 @@ class AlertThresholdsArgs(ConfigModel):
     )
     memory_for_minutes: int = Field(default=5, ge=1, le=60, description="Minutes memory must stay above the ratio.")
     dlq_ratio: float = Field(default=0.05, gt=0, le=1, description="Share of records sent to the DLQ that alerts.")
-    latency_p99_seconds: int = Field(default=600, ge=1, description="End-to-end latency p99 that alerts, seconds.")
+    latency_p99_seconds: int = Field(
+        default=600, ge=1, le=86_400, description="End-to-end latency p99 that alerts, seconds (at most a day)."
+    )
     stall_minutes: int = Field(
-        default=10, ge=1, description="Minutes without records before a job counts as stalled."
+        default=10, ge=1, le=10_080,
+        description="Minutes without records before a job counts as stalled (at most a week)."
     )
 
 

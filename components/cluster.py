@@ -18,6 +18,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as kubernetes
 from pydantic import Field, StringConstraints, ValidationInfo, model_validator
 
+from components.aws_reference import EKS_MAX_ACCESS_ENTRIES, EKS_MAX_PUBLIC_ACCESS_CIDRS, addresses_admitted
 from components.context import StackContext
 from components.deploy_runner import DeployRunnerArgs
 from components.iam_policies import AccountArns, Condition, Statement, irsa_trust_policy, service_trust_policy
@@ -67,16 +68,25 @@ class ClusterArgs(ConfigModel):
         default=False, description="Expose the API endpoint publicly. Never in prod; elsewhere only with CIDRs."
     )
     public_access_cidrs: list[IPv4Network] = Field(
-        default_factory=list, description="CIDRs allowed to reach a public endpoint (required when public)."
+        default_factory=list,
+        max_length=EKS_MAX_PUBLIC_ACCESS_CIDRS,
+        description=f"CIDRs allowed to reach a public endpoint (required when public; EKS takes at most "
+        f"{EKS_MAX_PUBLIC_ACCESS_CIDRS}).",
     )
     admin_role_arns: list[RoleArn] = Field(
-        default_factory=list, description="IAM roles granted cluster-admin through EKS access entries."
+        default_factory=list,
+        max_length=EKS_MAX_ACCESS_ENTRIES,
+        description="IAM roles granted cluster-admin through EKS access entries.",
     )
     deployer_role_arns: list[RoleArn] = Field(
-        default_factory=list, description="IAM roles that may deploy Spark jobs (namespace-scoped edit)."
+        default_factory=list,
+        max_length=EKS_MAX_ACCESS_ENTRIES,
+        description="IAM roles that may deploy Spark jobs (namespace-scoped edit).",
     )
     read_only_role_arns: list[RoleArn] = Field(
-        default_factory=list, description="IAM roles with read-only (view) access to the platform namespaces."
+        default_factory=list,
+        max_length=EKS_MAX_ACCESS_ENTRIES,
+        description="IAM roles with read-only (view) access to the platform namespaces.",
     )
     log_types: list[ControlPlaneLog] = Field(
         default_factory=lambda: ["api", "audit", "authenticator", "controllerManager", "scheduler"],
@@ -90,6 +100,7 @@ class ClusterArgs(ConfigModel):
     )
     deploy_egress_cidrs: list[IPv4Network] = Field(
         default_factory=list,
+        max_length=EKS_MAX_PUBLIC_ACCESS_CIDRS,
         description="Without a deploy runner: the egress CIDRs of the machines that run `pulumi up` (each inside "
         "`publicAccessCidrs`).",
     )
@@ -99,6 +110,14 @@ class ClusterArgs(ConfigModel):
         # The deployer gets no implicit admin rights, so a stack without admin roles locks everyone out.
         if environment_of(info) is not None and not self.admin_role_arns:
             raise rule_error("adminRoleArns", "at least one IAM role ARN (nobody else can administer the cluster)", [])
+        if environment_of(info) == "prod":
+            # Who did what to the production cluster must stay answerable.
+            missing = sorted(set(PROD_CONTROL_PLANE_LOGS) - set(self.log_types))
+            if missing:
+                raise rule_error("logTypes", f"{', '.join(PROD_CONTROL_PLANE_LOGS)} logged in prod", self.log_types)
+            if self.log_retention_days < PROD_MIN_LOG_RETENTION_DAYS:
+                raise rule_error("logRetentionDays", f"at least {PROD_MIN_LOG_RETENTION_DAYS} days in prod",
+                                 self.log_retention_days)
         self._check_deploy_path()
         problem = standard_support_problem(self.kubernetes_version, date.today())
         if problem:
@@ -121,6 +140,14 @@ class ClusterArgs(ConfigModel):
         open_cidrs = [str(c) for c in self.public_access_cidrs if c.prefixlen == 0]
         if open_cidrs:
             raise rule_error("publicAccessCidrs", "specific CIDRs, not the whole internet", open_cidrs)
+        # The whole internet in pieces (0.0.0.0/1 + 128.0.0.0/1, 256 x /8, ...) is still the whole internet.
+        admitted = addresses_admitted(self.public_access_cidrs)
+        if admitted > MAX_PUBLIC_ENDPOINT_ADDRESSES:
+            raise rule_error(
+                "publicAccessCidrs",
+                f"specific CIDRs admitting at most {MAX_PUBLIC_ENDPOINT_ADDRESSES:,} addresses in all (a /16)",
+                f"{admitted:,} addresses",
+            )
         return self
 
 
@@ -150,6 +177,12 @@ class ClusterArgs(ConfigModel):
             raise rule_error("deployEgressCidrs", "CIDRs inside publicAccessCidrs (else the deploy is refused)",
                              unreachable)
 
+
+#: Control-plane logs prod may not turn off, and how long it keeps them at least.
+PROD_CONTROL_PLANE_LOGS = ("api", "audit", "authenticator")
+PROD_MIN_LOG_RETENTION_DAYS = 30
+#: A public endpoint admits offices and deploy machines, not networks: a /16 in all at most.
+MAX_PUBLIC_ENDPOINT_ADDRESSES = 2**16
 
 #: EKS access policies, under the partition's own `arn:<partition>:eks::aws:` prefix.
 ACCESS_POLICY_PATH = ":eks::aws:cluster-access-policy/"

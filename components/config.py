@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from components.aws_reference import availability_zones, eks_regions, partition_of
 from components.cluster import ClusterArgs
 from components.context import PLATFORM_TAG_KEYS, StackContext
 from components.model import RULE_ERROR_TYPE, ConfigModel, Environment, rule_error
@@ -297,9 +298,52 @@ def parse_stack_settings(
             if problem.path not in reported
         )
         config = None
+    if config is not None and not problems:
+        problems.extend(
+            ConfigProblem(source, path, message) for path, message in stack_problems(stack, str(region), config)
+        )
     if problems or config is None:
         raise PlatformConfigError(problems)
     return StackSettings(stack=stack, region=str(region), platform=config, secure_paths=secure_paths)
+
+
+def stack_problems(stack: str, region: str, config: PlatformConfig) -> list[tuple[str, str]]:
+    """(path, message) of what only the stack name and region together with the config can contradict."""
+    problems: list[tuple[str, str]] = []
+    environment = config.environment
+    if stack != environment and not stack.startswith(f"{environment}-"):
+        problems.append((
+            f"{PLATFORM_KEY}.environment",
+            f"expected the environment this stack is ('{stack}' is {environment!r} only if named "
+            f"'{environment}' or '{environment}-<suffix>'), found {environment!r}",
+        ))
+    if region not in eks_regions():
+        problems.append((REGION_KEY, f"expected a region where EKS runs (botocore's endpoints), found {region!r}"))
+        return problems
+    zones = availability_zones(region)
+    if config.network.az_count > zones:
+        problems.append((
+            f"{PLATFORM_KEY}.network.azCount",
+            f"expected at most the {zones} availability zones {region} offers, found {config.network.az_count}",
+        ))
+    # An ARN names its partition: a role of another partition cannot exist in this one.
+    partition = partition_of(region)
+    arns = {
+        "cluster.deployRoleArn": [config.cluster.deploy_role_arn],
+        "cluster.adminRoleArns": config.cluster.admin_role_arns,
+        "cluster.deployerRoleArns": config.cluster.deployer_role_arns,
+        "cluster.readOnlyRoleArns": config.cluster.read_only_role_arns,
+        **({"cluster.deployRunner.connectionArn": [config.cluster.deploy_runner.connection_arn]}
+           if config.cluster.deploy_runner else {}),
+    }
+    for path, values in arns.items():
+        foreign = [arn for arn in values if arn.split(":")[1] != partition]
+        if foreign:
+            problems.append((
+                f"{PLATFORM_KEY}.{path}",
+                f"expected ARNs of partition '{partition}' (the region {region}'s), found {_show(foreign)}",
+            ))
+    return problems
 
 
 def problems_from_validation(

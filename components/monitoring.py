@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_kubernetes as kubernetes
-from pydantic import Field
+from pydantic import Field, ValidationInfo, model_validator
 
 from components.alert_rules import AlertThresholdsArgs, alert_rule_groups
 from components.helm import chart_release
-from components.model import ConfigModel
+from components.model import ConfigModel, environment_of, rule_error
 from contracts.kubernetes import (
     GRAFANA_ADMIN_SECRET,
     MONITORING_NAMESPACE,
@@ -42,6 +42,13 @@ class MonitoringArgs(ConfigModel):
     thresholds: AlertThresholdsArgs = Field(
         default_factory=lambda: AlertThresholdsArgs(), description="Alert thresholds, tunable per stack."
     )
+
+    @model_validator(mode="after")
+    def _prod_alerts_someone(self, info: ValidationInfo) -> MonitoringArgs:
+        if environment_of(info) == "prod" and not self.alertmanager_enabled:
+            # Without Alertmanager the critical alerts of prod fire into nothing.
+            raise rule_error("alertmanagerEnabled", "true in prod", False)
+        return self
 
 
 CHART_REPOSITORY = "https://prometheus-community.github.io/helm-charts"

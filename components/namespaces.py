@@ -41,8 +41,12 @@ class JobsContainerLimitsArgs(ConfigModel):
     """Per-container defaults (for containers that set none) and maxima in the Spark jobs namespace."""
 
     default_cpu_request: float = Field(default=0.5, gt=0, le=256, description="CPU request when a container sets none.")
-    default_memory_request_mib: int = Field(default=512, ge=16, description="Memory request when none is set, MiB.")
-    default_memory_limit_mib: int = Field(default=1024, ge=16, description="Memory limit when none is set, MiB.")
+    default_memory_request_mib: int = Field(
+        default=512, ge=16, le=4_194_304, description="Memory request when none is set, MiB."
+    )
+    default_memory_limit_mib: int = Field(
+        default=1024, ge=16, le=4_194_304, description="Memory limit when none is set, MiB."
+    )
     max_cpu: float = Field(default=16, gt=0, le=256, description="Largest CPU limit one container may have, cores.")
     max_memory_gib: int = Field(default=128, ge=1, le=4096, description="Largest memory limit one container may have.")
 

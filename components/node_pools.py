@@ -3,13 +3,13 @@ and optional GPU work, and the label/taint contract the Spark layer schedules ag
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pulumi
 import pulumi_aws as aws
 from pydantic import Field, StringConstraints, ValidationInfo, model_validator
 
+from components.aws_reference import EKS_MAX_INSTANCE_TYPES, ec2_instance_types, instance_architecture, is_nvidia_gpu
 from components.context import StackContext
 from components.iam_policies import service_trust_policy
 from components.model import ConfigModel, rule_error
@@ -22,14 +22,12 @@ if TYPE_CHECKING:
 InstanceType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
 CapacityType = Literal["ON_DEMAND", "SPOT"]
 
-#: Instance families that carry NVIDIA GPUs usable by the AL2023 NVIDIA AMI.
-GPU_FAMILY = re.compile(r"^(g4dn|g5|g6|g6e|gr6|p3|p3dn|p4d|p4de|p5|p5e|p5en)\.")
-#: Graviton (arm64) families, e.g. m7g, c6gn, r8gd: the pools' x86_64 AMIs cannot boot them.
-ARM_FAMILY = re.compile(r"^[a-z]+\d+g[a-z]*\.")
-
-
 class NodePoolArgs(ConfigModel):
-    instance_types: list[InstanceType] = Field(min_length=1, description="EC2 instance types for the pool.")
+    instance_types: list[InstanceType] = Field(
+        min_length=1,
+        max_length=EKS_MAX_INSTANCE_TYPES,
+        description=f"EC2 instance types for the pool (EKS takes at most {EKS_MAX_INSTANCE_TYPES}).",
+    )
     capacity_type: CapacityType = Field(default="ON_DEMAND", description="`ON_DEMAND` or `SPOT`.")
     min_size: int = Field(ge=0, le=1000, description="Minimum nodes (autoscaler floor).")
     desired_size: int = Field(ge=0, le=1000, description="Initial nodes; the autoscaler owns it afterwards.")
@@ -37,8 +35,15 @@ class NodePoolArgs(ConfigModel):
     disk_size_gib: int = Field(default=50, ge=20, le=2000, description="Encrypted gp3 root volume size, GiB.")
 
     @model_validator(mode="after")
-    def _x86_only(self) -> NodePoolArgs:
-        arm = [t for t in self.instance_types if ARM_FAMILY.match(t)]
+    def _instance_types_ec2_offers(self) -> NodePoolArgs:
+        unknown = [t for t in self.instance_types if t not in ec2_instance_types()]
+        if unknown:
+            raise rule_error("instanceTypes", "instance types EC2 offers (e.g. m6i.xlarge)", unknown)
+        again = sorted({t for t in self.instance_types if self.instance_types.count(t) > 1})
+        if again:
+            raise rule_error("instanceTypes", "each instance type once", again)
+        # Graviton types (m7g, c6gn, r8gd, ...) cannot boot the pools' x86_64 AMIs.
+        arm = [t for t in self.instance_types if instance_architecture(t) != "x86_64"]
         if arm:
             raise rule_error("instanceTypes", "x86_64 instance types (the node AMIs are x86_64)", arm)
         return self
@@ -115,11 +120,16 @@ class NodePoolsArgs(ConfigModel):
         elif self.executors.capacity_type == "SPOT":
             raise rule_error("executors.capacityType", "ON_DEMAND (capacityProfile is on-demand)", "SPOT")
         if self.gpu.enabled:
-            non_gpu = [t for t in self.gpu.instance_types if not GPU_FAMILY.match(t)]
+            non_gpu = [t for t in self.gpu.instance_types if not is_nvidia_gpu(t)]
             if non_gpu:
                 raise rule_error(
-                    "gpu.instanceTypes", "GPU instance types (g4dn, g5, g6, p4d, p5, ...)", non_gpu
+                    "gpu.instanceTypes", "NVIDIA GPU instance types (g4dn, g5, g6, p4d, p5, ...)", non_gpu
                 )
+        # A GPU in a CPU pool runs without drivers (its AMI has none) at GPU prices.
+        for pool_name in ("system", "drivers", "executors"):
+            gpus = [t for t in getattr(self, pool_name).instance_types if is_nvidia_gpu(t)]
+            if gpus:
+                raise rule_error(f"{pool_name}.instanceTypes", "CPU instance types (GPUs go in the gpu pool)", gpus)
         return self
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Annotated
 
 import pulumi
+from pydantic import AfterValidator, Field
 
 from components.secure_config import looks_like_credential
 from contracts.jobs import JobSpec
@@ -35,6 +37,23 @@ GPU_DISCOVERY_SCRIPT = "/opt/sparkRapidsPlugin/getGpusResources.sh"
 #: wrong even as a secret (S3A's key settings, per bucket too, and any value holding an AWS access key id).
 AWS_CREDENTIAL_KEY = re.compile(r"fs\.s3a\.(.*\.)?(access\.key|secret\.key|session\.token)$|aws[._-]?secret", re.I)
 AWS_ACCESS_KEY_ID = re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")
+
+
+SPARK_CONF_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-\[\]]{0,255}$")
+SPARK_CONF_VALUE_MAX = 16384
+
+
+def _spark_conf_entries(conf: dict[str, str]) -> dict[str, str]:
+    for key, value in conf.items():
+        if not SPARK_CONF_KEY.match(key):
+            raise ValueError(f"Spark setting names (dotted, no spaces, at most 256 characters), not {key[:60]!r}")
+        if len(value) > SPARK_CONF_VALUE_MAX:
+            raise ValueError(f"values of at most {SPARK_CONF_VALUE_MAX} characters (the one of {key!r} is longer)")
+    return conf
+
+
+#: A Spark conf map in stack config: keys as Spark names settings, values of bounded size, at most 500 of them.
+SparkConfMap = Annotated[dict[str, str], Field(max_length=500), AfterValidator(_spark_conf_entries)]
 
 
 def aws_credential_keys(conf: Mapping[str, str]) -> list[str]:

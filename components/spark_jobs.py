@@ -12,12 +12,12 @@ from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as kubernetes
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
 from components.context import StackContext
-from components.model import ConfigModel, rule_error
+from components.model import ConfigModel, environment_of, rule_error
 from components.pod_security import SAFE_TO_EVICT, container_security_context, placement, pod_security_context
-from components.spark_conf import SparkConf, job_conf, protect_conf, s3_uri
+from components.spark_conf import SparkConf, SparkConfMap, job_conf, protect_conf, s3_uri
 from contracts.job_environment import (
     BootstrapServers,
     DqMode,
@@ -48,7 +48,7 @@ JOB_LABEL = f"{LABEL_DOMAIN}/job"
 
 class JobOverrideArgs(ConfigModel):
     suspend: bool = Field(default=False, description="Render the job but suspend it (no scheduled or streaming runs).")
-    conf: dict[str, str] = Field(
+    conf: SparkConfMap = Field(
         default_factory=dict, description="Spark conf for this job in this stack; wins over every other layer."
     )
     scratch_gib: int | None = Field(
@@ -91,7 +91,9 @@ class JobsArgs(ConfigModel):
     """Stack config block `jobs`."""
 
     enabled: list[str] = Field(
-        default_factory=list, description="Names of the jobs (from `contracts/jobs.py`) that run in this stack."
+        default_factory=list,
+        max_length=100,
+        description="Names of the jobs (from `contracts/jobs.py`) that run in this stack.",
     )
     overrides: dict[str, JobOverrideArgs] = Field(
         default_factory=dict, description="Per-job settings for this stack, keyed by job name (must be enabled)."
@@ -106,6 +108,13 @@ class JobsArgs(ConfigModel):
     data_quality_mode: DqMode = Field(
         default="fail", description="`fail`: a failed data-quality check fails the job; `warn`: it is recorded only."
     )
+
+    @model_validator(mode="after")
+    def _prod_gates_on_quality(self, info: ValidationInfo) -> JobsArgs:
+        if environment_of(info) == "prod" and self.data_quality_mode != "fail":
+            # In prod a failed check must stop bad data from reaching gold, not only be recorded.
+            raise rule_error("dataQualityMode", "fail in prod", self.data_quality_mode)
+        return self
 
     @model_validator(mode="after")
     def _known_jobs(self) -> JobsArgs:

@@ -47,13 +47,17 @@ class StorageArgs(ConfigModel):
         default=3, ge=1, le=30, description="Days after which incomplete multipart uploads are aborted."
     )
     expected_warehouse_gib: int = Field(
-        default=500, ge=0, description="Expected warehouse size in GiB; used only by `spk cost`."
+        default=500, ge=0, le=100_000_000, description="Expected warehouse size in GiB; used only by `spk cost`."
     )
 
     @model_validator(mode="after")
     def _no_force_destroy_in_prod(self, info: ValidationInfo) -> StorageArgs:
         if self.force_destroy and environment_of(info) == "prod":
             raise rule_error("forceDestroy", "false in prod (production data must survive a destroy)", True)
+        if environment_of(info) == "prod" and self.kms_deletion_window_days < 30:
+            # A key scheduled for deletion by mistake takes the whole lakehouse with it: prod keeps the longest
+            # window AWS allows to cancel it.
+            raise rule_error("kmsDeletionWindowDays", "30 in prod", self.kms_deletion_window_days)
         return self
 
 

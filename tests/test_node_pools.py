@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from components.aws_reference import is_nvidia_gpu
 from components.config import PLATFORM_KEY, PlatformConfigError, parse_stack_settings
-from components.node_pools import GPU_FAMILY
 from spk.plan import Plan, PlannedResource
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -65,7 +65,7 @@ def test_gpu_pool_uses_the_nvidia_ami_and_gpu_types(prod_plan: Plan) -> None:
     pools = groups(prod_plan)
     gpu = pools["gpu"].inputs
     assert gpu["amiType"] == "AL2023_x86_64_NVIDIA"
-    assert gpu["instanceTypes"] and all(GPU_FAMILY.match(t) for t in gpu["instanceTypes"])
+    assert gpu["instanceTypes"] and all(is_nvidia_gpu(t) for t in gpu["instanceTypes"])
     assert {pools[p].inputs["amiType"] for p in ("system", "drivers", "executors")} == {"AL2023_x86_64_STANDARD"}
 
 
