@@ -52,21 +52,23 @@ def bucket_set(
     *, algorithm: str = "aws:kms", key: str | None = "arn:aws:kms:us-east-1:1:key/k", block: bool = True,
     versioning: str | None = "Enabled", environment: str = "prod", by_dependency: bool = False,
 ) -> list[Any]:
-    bucket = res(BUCKET, "data", {"bucket": "data-bucket", "tags": {"environment": environment}})
+    # The environment is the stack's (in every URN); the tag is only what a user could have written.
+    bucket = res(BUCKET, "data", {"bucket": "data-bucket", "tags": {"environment": environment}}, stack=environment)
     # Under CrossGuard preview the side resources' `bucket` is unknown: they are matched by dependency.
     link = {"bucket": lib.UNKNOWN} if by_dependency else {"bucket": "data-bucket"}
     deps = (bucket.urn,) if by_dependency else ()
     default = {"sseAlgorithm": algorithm, **({"kmsMasterKeyId": key} if key else {})}
     resources = [
         bucket,
-        res(ENCRYPTION, "data-enc", {**link, "rules": [{"applyServerSideEncryptionByDefault": default}]}, deps),
+        res(ENCRYPTION, "data-enc", {**link, "rules": [{"applyServerSideEncryptionByDefault": default}]}, deps,
+            stack=environment),
         res(PAB, "data-pab", {**link, **{f: block for f in
                                         ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
-                                         "restrictPublicBuckets")}}, deps),
+                                         "restrictPublicBuckets")}}, deps, stack=environment),
     ]
     if versioning:
         resources.append(res(VERSIONING, "data-ver", {**link, "versioningConfiguration": {"status": versioning}},
-                             deps))
+                             deps, stack=environment))
     return resources
 
 
@@ -92,7 +94,7 @@ def test_s3_policies_fire(kwargs: dict[str, Any], policy: str, text: str) -> Non
 
 
 def test_a_bucket_without_side_resources_fails_encryption_and_public_access() -> None:
-    result = fired([res(BUCKET, "bare", {"bucket": "bare", "tags": {"environment": "dev"}})])
+    result = fired([res(BUCKET, "bare", {"bucket": "bare", "tags": {"environment": "dev"}}, stack="dev")])
     assert set(result) == {"s3-bucket-kms-encryption", "s3-public-access-blocked"}
 
 
@@ -108,6 +110,19 @@ def test_unversioned_buckets_are_fine_outside_prod() -> None:
     assert fired(bucket_set(versioning=None, environment="dev")) == {}
 
 
+def test_the_environment_is_the_stacks_not_a_tag() -> None:
+    """A prod bucket tagged `environment: dev` keeps prod's rules; a dev bucket tagged prod does not get them."""
+    disguised = bucket_set(versioning=None, environment="prod")
+    disguised[0].props["tags"]["environment"] = "dev"
+    assert list(fired(disguised)) == ["s3-versioning-in-prod"]
+    promoted = bucket_set(versioning=None, environment="dev")
+    promoted[0].props["tags"]["environment"] = "prod"
+    assert fired(promoted) == {}
+    # A suffixed stack name is its environment's; a stack named for none gets prod's rules.
+    assert list(fired(bucket_set(versioning=None, environment="prod-eu"))) == ["s3-versioning-in-prod"]
+    assert list(fired(bucket_set(versioning=None, environment="sandbox"))) == ["s3-versioning-in-prod"]
+
+
 # -- EKS, launch templates, KMS -------------------------------------------------------------------------------
 
 CLUSTER = "aws:eks/cluster:Cluster"
@@ -120,7 +135,7 @@ def cluster(environment: str = "prod", **overrides: Any) -> Any:
         "tags": {"environment": environment},
     }
     props.update(overrides)
-    return res(CLUSTER, "eks", props)
+    return res(CLUSTER, "eks", props, stack=environment)
 
 
 def test_eks_policies() -> None:

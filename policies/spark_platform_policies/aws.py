@@ -87,7 +87,7 @@ def s3_public_access_blocked(stack: StackView) -> Iterator[Finding]:
 
 def s3_versioning_in_prod(stack: StackView) -> Iterator[Finding]:
     for bucket in stack.of_type(BUCKET):
-        if stack.environment_of(bucket) != "prod":
+        if not stack.held_to_prod_rules():
             continue
         versionings = bucket_attachments(stack, bucket, BUCKET_VERSIONING)
         statuses = [v.get("versioningConfiguration", "status") for v in versionings]
@@ -132,7 +132,7 @@ def eks_endpoint_access(stack: StackView) -> Iterator[Finding]:
         is_public = public is not False
         if not is_public:
             continue
-        if stack.environment_of(cluster) == "prod":
+        if stack.held_to_prod_rules():
             yield Finding(cluster.urn, f"{cluster.label}: the API endpoint must be private in prod "
                           "(vpcConfig.endpointPublicAccess false)")
             continue

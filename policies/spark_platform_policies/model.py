@@ -111,22 +111,27 @@ class StackView:
     def by_urn(self, urn: str) -> Resource | None:
         return self._by_urn.get(urn)
 
-    def environment_of(self, resource: Resource) -> str | None:
-        """The resource's own `environment` tag, else the stack's environment."""
-        tag = resource.get("tags", "environment")
-        return tag if isinstance(tag, str) and tag in ENVIRONMENTS else self.environment
+    def held_to_prod_rules(self) -> bool:
+        """prod's rules apply to prod and to a stack whose environment is unknown; never decided by a resource's
+        `environment` tag, which is a value a user can set (a prod bucket tagged `dev` must not escape them)."""
+        return self.environment not in ("dev", "staging")
+
+
+def environment_of_stack(stack: str) -> str | None:
+    """`prod` for the stack `prod` or `prod-<suffix>` (the config refuses a stack file whose environment differs)."""
+    for environment in ENVIRONMENTS:
+        if stack == environment or stack.startswith(f"{environment}-"):
+            return environment
+    return None
 
 
 def detect_environment(resources: Iterable[Resource]) -> str | None:
-    """Every AWS resource carries an `environment` tag; fall back to the stack name in the URN."""
-    for resource in resources:
-        tag = resource.get("tags", "environment")
-        if isinstance(tag, str) and tag in ENVIRONMENTS:
-            return tag
-    for resource in resources:
-        if resource.stack in ENVIRONMENTS:
-            return resource.stack
-    return None
+    """The environment of the stack the resources belong to, from the stack name in their URNs (never a tag).
+    Resources of several stacks, or of a stack named for no environment, have none: the strictest rules apply."""
+    stacks = {resource.stack for resource in resources}
+    if len(stacks) != 1:
+        return None
+    return environment_of_stack(stacks.pop())
 
 
 Check = Callable[[StackView], Iterator[Finding]]
