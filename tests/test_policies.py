@@ -471,3 +471,37 @@ def test_pack_entry_point_starts_and_serves(project_root: Path) -> None:
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+# -- physical names ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("type_token", "props", "bad"),
+    [
+        (BUCKET, {"bucket": "a" * 64}, True),
+        (BUCKET, {"bucket": "Data-Bucket"}, True),
+        (BUCKET, {"bucket": "data..bucket"}, True),
+        (BUCKET, {"bucket": "xn--data"}, True),
+        (BUCKET, {"bucket": "spark-platform-staging-checkpoints-123456789012-ap-southeast-2"}, False),
+        ("aws:iam/role:Role", {"name": "r" * 65}, True),
+        ("aws:iam/role:Role", {"name": "spark-platform-prod-irsa-spark-jobs"}, False),
+        ("aws:eks/cluster:Cluster", {"name": "c" * 101}, True),
+        ("aws:eks/nodeGroup:NodeGroup", {"nodeGroupName": "n" * 64}, True),
+        ("aws:kms/alias:Alias", {"name": "alias/aws/mine"}, True),
+        ("aws:kms/alias:Alias", {"name": "alias/spark-platform-prod-storage"}, False),
+        ("kubernetes:core/v1:Namespace", {"metadata": {"name": "n" * 64}}, True),
+        ("kubernetes:core/v1:Service", {"metadata": {"name": "Spark.Connect"}}, True),
+        ("kubernetes:core/v1:ConfigMap", {"metadata": {"name": "spark.conf-" + "x" * 250}}, True),
+        ("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", {"metadata": {"name": "spark-platform:deployer"}},
+         False),
+        ("kubernetes:rbac.authorization.k8s.io/v1:Role", {"metadata": {"name": "a/b"}}, True),
+    ],
+)
+def test_physical_names_within_their_services_limits(type_token: str, props: dict[str, Any], bad: bool) -> None:
+    result = fired([res(type_token, "thing", props)])
+    assert ("physical-names-within-limits" in result) is bad, result
+
+
+def test_an_unknown_name_at_preview_is_not_judged() -> None:
+    assert "physical-names-within-limits" not in fired([res(BUCKET, "b", {"bucket": lib.UNKNOWN})])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from spark_platform_policies import aws, kubernetes
+from spark_platform_policies import aws, kubernetes, names
 from spark_platform_policies.model import (
     UNKNOWN,
     Finding,
@@ -43,6 +43,8 @@ POLICIES: tuple[Policy, ...] = (
     Policy("spark-driver-not-on-spot", "Spark drivers are never scheduled on spot capacity or the executors pool.",
            "mandatory", kubernetes.spark_driver_not_on_spot),
     Policy("kms-key-rotation", "KMS keys rotate automatically.", "advisory", aws.kms_key_rotation),
+    Policy("physical-names-within-limits", "Every physical name is one its service accepts (length, characters).",
+           "mandatory", names.physical_names_within_limits),
 )
 
 
