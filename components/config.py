@@ -37,7 +37,7 @@ from components.secure_config import (
     secret_keys_under,
     stack_file_secure_paths,
 )
-from components.spark_conf import aws_credential_keys
+from components.spark_conf import aws_credential_keys, platform_owned_keys
 from components.spark_jobs import JobsArgs, gpu_jobs_without_pool
 from components.spark_stack import SparkArgs
 from components.storage import StorageArgs
@@ -152,6 +152,14 @@ class PlatformConfig(ConfigModel):
                     ".".join(prefix),
                     "no AWS credentials in Spark conf, secret or not (jobs authenticate with their IRSA role)",
                     ", ".join(aws_keys),
+                )
+            owned = platform_owned_keys(conf)
+            if owned:
+                raise rule_error(
+                    ".".join(prefix),
+                    "no setting the platform owns (event logs, the lake catalog, S3 access and encryption, "
+                    "decommission storage, metrics, pod identity, RPC security)",
+                    ", ".join(owned),
                 )
             secret_keys = secret_keys_under(secure, prefix)
             if secret_keys is None:

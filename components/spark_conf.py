@@ -39,7 +39,7 @@ AWS_CREDENTIAL_KEY = re.compile(r"fs\.s3a\.(.*\.)?(access\.key|secret\.key|sessi
 AWS_ACCESS_KEY_ID = re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")
 
 
-SPARK_CONF_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-\[\]]{0,255}$")
+SPARK_CONF_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.*\-\[\]]{0,255}$")
 SPARK_CONF_VALUE_MAX = 16384
 
 
@@ -54,6 +54,42 @@ def _spark_conf_entries(conf: dict[str, str]) -> dict[str, str]:
 
 #: A Spark conf map in stack config: keys as Spark names settings, values of bounded size, at most 500 of them.
 SparkConfMap = Annotated[dict[str, str], Field(max_length=500), AfterValidator(_spark_conf_entries)]
+
+
+#: Settings the platform owns: where event logs go (the History Server and IAM follow), the lakehouse catalog,
+#: how S3 is reached and encrypted, where decommissioned blocks go (IAM-scoped), the metrics the alerts read, and
+#: the pods' identity and namespace. A stack or job that changed one would break the seam between what the
+#: platform provisions and what the job does, or weaken a control; it can change everything else.
+PLATFORM_OWNED = (
+    "spark.eventLog.enabled",
+    "spark.eventLog.dir",
+    f"spark.sql.catalog.{LAKE_CATALOG}",
+    "spark.hadoop.fs.s3a.aws.credentials.provider",
+    "spark.hadoop.fs.s3a.impl",
+    "spark.hadoop.fs.s3.impl",
+    "spark.hadoop.fs.s3a.encryption.",
+    "spark.hadoop.fs.s3a.server-side-encryption",
+    "spark.hadoop.fs.s3a.bucket.",
+    "spark.storage.decommission.fallbackStorage.path",
+    "spark.metrics.conf.",
+    "spark.ui.prometheus.enabled",
+    "spark.kubernetes.authenticate.",
+    "spark.kubernetes.namespace",
+    "spark.kubernetes.container.image",
+    "spark.kubernetes.driver.podTemplate",
+    "spark.kubernetes.executor.podTemplate",
+    "spark.authenticate",
+    "spark.network.crypto.",
+)
+
+
+def platform_owned_keys(conf: Mapping[str, str]) -> list[str]:
+    """Keys of `conf` that would override a setting the platform owns (exact keys, or under a dotted prefix)."""
+    return sorted(
+        key for key in conf
+        if any(key == owned or (owned.endswith(".") and key.startswith(owned)) or key.startswith(f"{owned}.")
+               for owned in PLATFORM_OWNED)
+    )
 
 
 def aws_credential_keys(conf: Mapping[str, str]) -> list[str]:

@@ -288,3 +288,28 @@ def test_every_number_in_the_config_has_an_upper_bound() -> None:
 
     walk(PlatformConfig, "")
     assert unbounded == []
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["spark.eventLog.enabled", "spark.eventLog.dir", "spark.sql.catalog.lake.warehouse",
+     "spark.hadoop.fs.s3a.encryption.algorithm", "spark.hadoop.fs.s3a.bucket.other.endpoint",
+     "spark.kubernetes.authenticate.driver.serviceAccountName", "spark.authenticate",
+     "spark.network.crypto.enabled", "spark.metrics.conf.*.sink.prometheusServlet.path"],
+)
+def test_settings_the_platform_owns_cannot_be_overridden(project_root: Path, key: str) -> None:
+    def in_stack(platform: dict[str, Any]) -> None:
+        platform.setdefault("spark", {}).setdefault("defaultConf", {})[key] = "false"
+
+    def in_job(platform: dict[str, Any]) -> None:
+        platform["jobs"]["overrides"] = {"bronze-ingest": {"conf": {key: "false"}}}
+
+    refused(project_root, "prod", in_stack, "spark.defaultConf", "the platform owns")
+    refused(project_root, "prod", in_job, "jobs.overrides.bronze-ingest.conf", "the platform owns")
+
+
+def test_tuning_stays_open(project_root: Path) -> None:
+    accepted(project_root, "prod", lambda p: p.setdefault("spark", {}).__setitem__("defaultConf", {
+        "spark.sql.shuffle.partitions": "400", "spark.eventLog.rolling.maxFileSize": "256m",
+        "spark.sql.catalog.other.type": "hadoop", "spark.sql.adaptive.enabled": "true",
+    }))

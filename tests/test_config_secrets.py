@@ -87,7 +87,7 @@ def test_secure_values_anywhere_else_are_refused(project_root: Path, place: Any)
 
 @pytest.mark.parametrize(
     ("key", "where"),
-    [(TOKEN_KEY, "spark"), ("spark.kubernetes.authenticate.driver.oauthToken", "jobs"), (JAAS_KEY, "jobs"),
+    [(TOKEN_KEY, "spark"), ("spark.ssl.keyPassword", "jobs"), (JAAS_KEY, "jobs"),
      ("spark.ssl.keyStorePassword", "spark")],
 )
 def test_plaintext_credentials_are_refused_with_the_command_to_fix_it(project_root: Path, key: str,
@@ -119,9 +119,11 @@ def test_aws_credentials_are_refused_even_as_secrets(project_root: Path, conf: d
 
 
 def test_the_credentials_provider_setting_is_not_a_credential(project_root: Path) -> None:
+    """It names a mechanism, so it is not asked to be a secret; it is the platform's own setting (IRSA)."""
     platform = copy.deepcopy(shipped(project_root)[PLATFORM_KEY])
     platform["spark"].setdefault("defaultConf", {})["spark.hadoop.fs.s3a.aws.credentials.provider"] = "x.Y"
-    validate(platform)
+    message = refusal(platform)
+    assert "the platform owns" in message and "pulumi config set --secret" not in message
 
 
 @pytest.mark.parametrize("value", [{"nested": PLAINTEXT}, 12345, [PLAINTEXT]], ids=["mapping", "number", "list"])
