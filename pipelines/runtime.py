@@ -36,13 +36,13 @@ def default_warehouse() -> Path:
 def local_conf(warehouse: Path) -> dict[str, str]:
     """What a local session needs whatever the tuning: the Iceberg runtime, its extensions (MERGE, CALL) and the
     catalog `lake` on the warehouse directory."""
-    from pipelines.iceberg_jars import resolve_iceberg_jars
+    from pipelines.jvm_packages import packages_conf
 
-    jars = resolve_iceberg_jars()
-    log.info("iceberg runtime: %s (%s)", jars.source, jars.reason)
+    jars = packages_conf()
+    log.info("jvm packages: %s", jars.get("spark.jars.packages", "on the classpath"))
     catalog = f"spark.sql.catalog.{LAKE_CATALOG}"
     return {
-        **jars.spark_conf(),
+        **jars,
         "spark.sql.extensions": ICEBERG_EXTENSIONS,
         catalog: "org.apache.iceberg.spark.SparkCatalog",
         # A Hadoop catalog needs no server; its commits are atomic renames on the local filesystem.

@@ -19,10 +19,10 @@ from components.pod_security import SAFE_TO_EVICT
 from components.spark_conf import GPU_DISCOVERY_SCRIPT
 from components.spark_jobs import JobOverrideArgs, JobsArgs, JobTarget, job_environment, render_job
 from contracts.jobs import ENTRYPOINT_FILE, JOBS
+from contracts.jvm import ICEBERG_VERSION
 from contracts.lake import database_prefix
 from contracts.node_pools import GPU_RESOURCE, POOL_LABEL, node_pool_contract
 from contracts.spark import SPARK_VERSION, TUNED_DEFAULTS
-from pipelines.iceberg_jars import ICEBERG_VERSION
 from spk.engine import render_plan
 from spk.plan import Plan
 
@@ -272,9 +272,10 @@ def test_images_match_what_the_program_assumes(project_root: Path) -> None:
     assert f"ARG SPARK_VERSION={SPARK_VERSION}\n" in cpu
     assert f"ARG ICEBERG_VERSION={ICEBERG_VERSION}\n" in cpu
     # spark-connect_2.12: the Spark distribution lacks the Connect server that SparkConnect resources start.
+    artifacts = (project_root / "images/spark/maven-artifacts.txt").read_text()
     for jar in ("iceberg-spark-runtime-3.5_2.12", "iceberg-aws-bundle", "spark-sql-kafka-0-10_2.12", "hadoop-aws",
-                "spark-connect_2.12/${SPARK_VERSION}"):
-        assert jar in cpu, jar
+                f"spark-connect_2.12/{SPARK_VERSION}"):
+        assert jar in artifacts, jar
     assert f"COPY --chown=185:185 contracts {install_dir_of(ENTRYPOINT_FILE)}/contracts" in cpu
     # The entry point file the SparkApplications name is where the image puts the pipelines package.
     install_dir = ENTRYPOINT_FILE.removeprefix("local://").rsplit("/pipelines/", 1)[0]

@@ -1,29 +1,20 @@
-"""The session builder and where the Iceberg runtime comes from: explicit jars win, then a cached Maven
-artifact (or SPK_ICEBERG_MAVEN=1), then the offline wheel + relocated Jackson — which must really work."""
+"""The session builder and where its JVM artifacts come from: the official Maven Central coordinates of
+contracts/jvm.py, resolved by Spark's own Ivy; the image gets exactly the same list."""
 
 from __future__ import annotations
 
-import struct
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
-import pytest
+import pyspark
 from pyspark.sql import SparkSession
 
-from contracts.spark import TUNED_DEFAULTS
-from pipelines.iceberg_jars import (
-    MAVEN_COORDINATES,
-    RELOCATED,
-    IcebergJarError,
-    relocate_class,
-    relocated_jackson_jar,
-    resolve_iceberg_jars,
-)
+from contracts.jvm import IMAGE_ARTIFACTS, IMAGE_ARTIFACTS_FILE, SESSION_PACKAGES, SPARK_SQL_KAFKA, image_artifacts_text
+from contracts.spark import SPARK_VERSION, TUNED_DEFAULTS
+from pipelines.jvm_packages import packages_conf
 from pipelines.runtime import tuned_defaults
-
-PYSPARK_JARS = Path(__import__("pyspark").__file__).parent / "jars"
 
 
 def test_tuned_defaults_import_without_pyspark(project_root: Path) -> None:
@@ -41,99 +32,50 @@ def test_tuned_defaults_size_shuffles_for_the_machine() -> None:
     assert "spark.sql.shuffle.partitions" not in TUNED_DEFAULTS  # the cluster lets AQE size shuffles
 
 
-def test_explicit_jars_win_over_everything(tmp_path: Path) -> None:
-    first, second = tmp_path / "iceberg.jar", tmp_path / "aws-bundle.jar"
-    first.write_bytes(b"jar")
-    second.write_bytes(b"jar")
-    jars = resolve_iceberg_jars({"SPK_ICEBERG_JARS": f"{first}, {second}", "SPK_ICEBERG_MAVEN": "1"})
-    assert (jars.source, jars.paths, jars.packages) == ("explicit", (first, second), ())
-    assert jars.spark_conf() == {"spark.jars": f"{first},{second}"}
+def test_the_session_asks_maven_central_for_the_official_artifacts() -> None:
+    conf = packages_conf({})
+    assert conf == {"spark.jars.packages": ",".join(a.coordinate for a in SESSION_PACKAGES)}
+    assert "org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.10.0" in conf["spark.jars.packages"]
+    assert packages_conf({"SPK_IVY_DIR": "/cache/ivy"})["spark.jars.ivy"] == "/cache/ivy"
+    assert packages_conf({"SPK_JARS_ON_CLASSPATH": "1"}) == {}  # the image has them in $SPARK_HOME/jars
 
 
-def test_explicit_jar_that_does_not_exist_is_named(tmp_path: Path) -> None:
-    with pytest.raises(IcebergJarError, match=r"SPK_ICEBERG_JARS .*missing\.jar"):
-        resolve_iceberg_jars({"SPK_ICEBERG_JARS": str(tmp_path / "missing.jar")})
+def test_pyspark_is_the_spark_of_the_images() -> None:
+    """spark-sql-kafka (and the image's Spark) must be the Spark that loads it."""
+    assert pyspark.__version__ == SPARK_VERSION == SPARK_SQL_KAFKA.version
 
 
-def test_maven_only_when_cached_or_allowed(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    cache = str(tmp_path / "cache")
-    assert resolve_iceberg_jars({"HOME": str(home), "SPK_CACHE_DIR": cache}).source == "wheel"
-
-    allowed = resolve_iceberg_jars({"HOME": str(home), "SPK_ICEBERG_MAVEN": "1"})
-    assert (allowed.source, allowed.packages) == ("maven", (MAVEN_COORDINATES,))
-
-    ivy = home / ".ivy2" / "jars"
-    ivy.mkdir(parents=True)
-    (ivy / "org.apache.iceberg_iceberg-spark-runtime-3.5_2.12-1.10.1.jar").write_bytes(b"jar")
-    cached = resolve_iceberg_jars({"HOME": str(home)})
-    assert cached.source == "maven"
-    assert cached.spark_conf() == {"spark.jars.packages": "org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.10.1"}
+def test_the_image_downloads_exactly_the_list(project_root: Path) -> None:
+    assert (project_root / IMAGE_ARTIFACTS_FILE).read_text() == image_artifacts_text()
+    dockerfile = (project_root / "images/spark/Dockerfile").read_text()
+    assert f"COPY {IMAGE_ARTIFACTS_FILE} " in dockerfile and "sha1sum -c" in dockerfile
+    assert "SPK_JARS_ON_CLASSPATH=1" in dockerfile
 
 
-def test_offline_fallback_builds_the_relocated_jackson_once(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    jars = resolve_iceberg_jars({"HOME": str(home), "SPK_CACHE_DIR": str(tmp_path / "cache")})
-    runtime, jackson = jars.paths
-    assert jars.source == "wheel"
-    assert runtime.name.startswith("iceberg-spark-runtime-3.5_2.12-1.10.")
-    assert jackson.parent == tmp_path / "cache"
-
-    with zipfile.ZipFile(jackson) as jar:
-        names = jar.namelist()
-        builder = jar.read(RELOCATED + "core/JsonFactoryBuilder.class")
-    assert f"{RELOCATED}databind/ObjectMapper.class" in names
-    assert f"{RELOCATED}datatype/jsr310/JavaTimeModule.class" in names
-    assert not [name for name in names if name.startswith("com/fasterxml/")]
-    assert b"org/apache/iceberg/shaded/com/fasterxml/jackson/core/JsonFactory" in builder
-    assert b"com/fasterxml/jackson/" not in builder.replace(RELOCATED.encode(), b"")
-
-    built_at = jackson.stat().st_mtime_ns
-    again = relocated_jackson_jar(PYSPARK_JARS, tmp_path / "cache")
-    assert again == jackson and again.stat().st_mtime_ns == built_at  # cached, not rebuilt
-    assert list((tmp_path / "cache").iterdir()) == [jackson]  # no temporary left behind
-
-
-def _utf8(text: bytes) -> bytes:
-    return b"\x01" + struct.pack(">H", len(text)) + text
-
-
-def test_relocate_class_rewrites_only_jackson_names_in_the_constant_pool() -> None:
-    pool = [
-        _utf8(b"com/fasterxml/jackson/core/JsonFactory"),  # 1
-        b"\x07" + struct.pack(">H", 1),  # 2: Class -> #1
-        b"\x05" + struct.pack(">q", 42),  # 3-4: a long takes two slots
-        _utf8(b"(Lcom/fasterxml/jackson/core/JsonParser;)V"),  # 5
-        _utf8(b"com.fasterxml.jackson.databind.Module"),  # 6: reflective string
-        _utf8(b"java/lang/Object"),  # 7
+def test_nothing_comes_from_anywhere_but_official_coordinates(project_root: Path) -> None:
+    tracked = subprocess.run(["git", "ls-files"], cwd=project_root, capture_output=True, text=True, check=True)
+    offenders = [
+        name for name in tracked.stdout.splitlines()
+        if name.endswith((".py", ".toml", ".txt", ".sh", ".md", "Dockerfile", "Makefile"))
+        and "snow" "park" in (project_root / name).read_text(errors="replace").lower()
     ]
-    header = b"\xca\xfe\xba\xbe" + struct.pack(">HHH", 0, 61, 8)
-    tail = b"\x00\x21\x00\x02"  # access flags, this_class: what follows the pool stays byte-identical
-    relocated = relocate_class(header + b"".join(pool) + tail)
-    shaded = b"org/apache/iceberg/shaded/com/fasterxml/jackson/"
-    expected_pool = [
-        _utf8(shaded + b"core/JsonFactory"),
-        pool[1],
-        pool[2],
-        _utf8(b"(L" + shaded + b"core/JsonParser;)V"),
-        _utf8(b"org.apache.iceberg.shaded.com.fasterxml.jackson.databind.Module"),
-        pool[5],
-    ]
-    assert relocated == header + b"".join(expected_pool) + tail
-    assert relocate_class(relocated) == relocated  # relocating twice changes nothing
+    assert offenders == []
 
 
-def test_relocate_class_rejects_what_is_not_a_class_file() -> None:
-    with pytest.raises(IcebergJarError, match="bad magic"):
-        relocate_class(b"PK\x03\x04not a class")
-
-
-def test_session_uses_the_resolved_runtime_and_iceberg_works(spark: SparkSession) -> None:
-    expected = resolve_iceberg_jars()
-    for key, value in expected.spark_conf().items():
-        assert spark.conf.get(key) == value
+def test_session_uses_the_maven_artifacts_and_iceberg_works(spark: SparkSession) -> None:
+    assert spark.conf.get("spark.jars.packages") == packages_conf()["spark.jars.packages"]
+    jars = {Path(jar).name for jar in spark.sparkContext.getConf().get("spark.jars").split(",")}
+    for artifact in SESSION_PACKAGES:  # Ivy names them <group>_<artifact>-<version>.jar
+        assert f"{artifact.group}_{artifact.jar_name}" in jars, artifact
+    # The image's extra dependencies are exactly what Ivy resolved for the same coordinates.
+    for artifact in IMAGE_ARTIFACTS:
+        if artifact.artifact.startswith("spark-connect"):
+            continue
+        assert f"{artifact.group}_{artifact.jar_name}" in jars, artifact
+    runtime = next(jar for jar in spark.sparkContext.getConf().get("spark.jars").split(",")
+                   if "iceberg-spark-runtime" in jar)
+    with zipfile.ZipFile(runtime.removeprefix("file:")) as jar:  # the official jar shades its own Jackson
+        assert any(name.startswith("org/apache/iceberg/shaded/com/fasterxml/jackson/") for name in jar.namelist())
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
     assert spark.conf.get("spark.sql.catalog.lake.type") == "hadoop"
 
