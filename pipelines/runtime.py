@@ -33,9 +33,9 @@ def default_warehouse() -> Path:
     return Path(os.environ.get(WAREHOUSE_ENV) or PROJECT_ROOT / "var" / "lakehouse" / "warehouse")
 
 
-def local_conf(warehouse: Path) -> dict[str, str]:
+def local_conf(warehouse: Path | str) -> dict[str, str]:
     """What a local session needs whatever the tuning: the Iceberg runtime, its extensions (MERGE, CALL) and the
-    catalog `lake` on the warehouse directory."""
+    catalog `lake` on the warehouse: a directory, or an object-store URI (`s3a://bucket/warehouse`)."""
     from pipelines.jvm_packages import packages_conf
 
     jars = packages_conf()
@@ -47,7 +47,8 @@ def local_conf(warehouse: Path) -> dict[str, str]:
         catalog: "org.apache.iceberg.spark.SparkCatalog",
         # A Hadoop catalog needs no server; its commits are atomic renames on the local filesystem.
         f"{catalog}.type": "hadoop",
-        f"{catalog}.warehouse": warehouse.resolve().as_uri(),
+        f"{catalog}.warehouse": warehouse if isinstance(warehouse, str) and "://" in warehouse
+        else Path(warehouse).resolve().as_uri(),
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.memory": os.environ.get("SPK_DRIVER_MEMORY", "2g"),
@@ -79,7 +80,7 @@ def build_session(
         builder = builder.master(master)
         if tuned:
             settings.update(tuned_defaults(_local_cores(master)))
-        settings.update(local_conf(Path(warehouse) if warehouse else default_warehouse()))
+        settings.update(local_conf(warehouse if warehouse else default_warehouse()))
     settings.update(conf or {})
     for key, value in settings.items():
         builder = builder.config(key, value)

@@ -4,7 +4,7 @@
 #   scripts/setup.sh plan   the project in .venv with the `spark` extra            (make plan)
 #   scripts/setup.sh demo   plan + Java 17 for local Spark                         (make demo)
 #   scripts/setup.sh lint   the project in .venv with the `dev` extras (ruff, ...)  (make lint)
-#   scripts/setup.sh test   lint + Java 17, promtool, nginx, checkov in .venv-tools (make test, make setup)
+#   scripts/setup.sh test   lint + Java 17, Maven, promtool, nginx, checkov in .venv-tools (make test, make setup)
 #
 # checkov lives in its own virtualenv (.venv-tools) because its pinned dependencies clash with the project's.
 # Safe to run again: every step checks first and only adds what is missing, so a second run takes seconds.
@@ -84,6 +84,10 @@ fi
 if [ -n "$NEED_TEST_TOOLS" ] && ! command -v promtool >/dev/null 2>&1; then
   MISSING+=("promtool (the alert unit tests)")
   PACKAGES+=(prometheus)
+fi
+if [ -n "$NEED_TEST_TOOLS" ] && ! command -v mvn >/dev/null 2>&1; then
+  MISSING+=("Maven (fetches the local Kafka broker's jars)")
+  PACKAGES+=(maven)
 fi
 if [ -n "$NEED_TEST_TOOLS" ] && ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   MISSING+=("nginx (the Spark Connect gateway test)")

@@ -22,7 +22,9 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from components.config import PlatformConfig
-from spk.console import console
+from spk.console import console, user_errors
+from spk.errors import SpkError
+from spk.files import write_atomically
 
 ROOT_KEY = "spark-platform:platform"
 #: Where `spk config-reference --write` puts the reference, relative to the project root.
@@ -333,11 +335,14 @@ def reference_document() -> str:
 def write_reference(path: Path) -> bool:
     """Write the reference to `path`; return whether anything changed."""
     text = reference_document()
-    current = path.read_text(encoding="utf-8") if path.is_file() else None
-    if current == text:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    try:
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current == text:
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpkError(f"{path}: cannot write there ({getattr(error, 'strerror', None) or error})") from None
+    write_atomically(path, text)
     return True
 
 
@@ -350,7 +355,8 @@ def config_reference_command(
     if write:
         from spk.stack_files import project_root
 
-        changed = write_reference(project_root() / REFERENCE_PATH)
+        with user_errors():
+            changed = write_reference(project_root() / REFERENCE_PATH)
         name = REFERENCE_PATH.as_posix()
         console.print(f"{name} updated" if changed else f"{name} already up to date")
     else:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from pathlib import Path
+from typing import NoReturn, TextIO
 
 import typer
 from rich.console import Console
@@ -13,10 +17,59 @@ from rich.text import Text
 from components.config import PlatformConfigError
 from spk.errors import SpkError
 
-console = Console(highlight=False)
-error_console = Console(stderr=True, highlight=False)
+#: The width of output piped or redirected (`spk diff dev prod | grep …`): a line is never wrapped at a guessed
+#: 80 columns, so what a program searches for stays on one line.
+UNWRAPPED_WIDTH = 10_000
+
+
+def _width(stream: TextIO | None) -> int | None:
+    """None (Rich's own choice: the terminal's width, or $COLUMNS) on a terminal, else no wrapping."""
+    try:
+        interactive = stream is not None and stream.isatty()
+    except ValueError:  # a closed stream
+        interactive = False
+    return None if interactive or os.environ.get("COLUMNS") else UNWRAPPED_WIDTH
+
+
+console = Console(highlight=False, width=_width(sys.stdout))
+error_console = Console(stderr=True, highlight=False, width=_width(sys.stderr))
 
 USAGE_ERROR = 2
+#: `spk --verbose` or this variable set to 1: show what spk hides by default (Spark's start-up output).
+VERBOSE_ENV = "SPK_VERBOSE"
+
+
+class _Options:
+    verbose: bool = False
+
+
+options = _Options()
+
+
+def verbose() -> bool:
+    return options.verbose or os.environ.get(VERBOSE_ENV, "") not in ("", "0")
+
+
+def spk_program() -> str:
+    """How to run spk from here, for hints: `spk` when that is on PATH and is this program, else the path the
+    user typed (`.venv/bin/spk`), or `python -m spk`."""
+    invoked = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if invoked is not None and invoked.parts[-2:] == ("spk", "__main__.py"):
+        return f"{_as_typed(Path(sys.executable))} -m spk"
+    if invoked is None or invoked.name != "spk":
+        return "spk"  # called from Python (a test, another tool): the name the docs use
+    return _as_typed(invoked)
+
+
+def _as_typed(program: Path) -> str:
+    """A program as a user here would type it: its bare name if PATH finds this one, else its path."""
+    on_path = shutil.which(program.name)
+    if on_path is not None and Path(on_path).resolve() == program.resolve():
+        return program.name
+    try:
+        return str(program.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(program)
 
 
 def print_error(message: str) -> None:
@@ -37,3 +90,22 @@ def user_errors() -> Iterator[None]:
         fail(str(error))
     except SpkError as error:
         fail(str(error))
+
+
+@contextmanager
+def spark_output_hidden() -> Iterator[None]:
+    """Keep the JVM's start-up lines (log4j warnings, Ivy resolution, "Setting default log level") out of spk's
+    output: Spark inherits standard error when it starts, so it is pointed at /dev/null for the start, unless
+    --verbose. Failures still surface as Python exceptions, reported as usual."""
+    if verbose():
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

@@ -89,12 +89,25 @@ def find_price_table(root: Path, region: str) -> Path:
 
 
 def load_price_table(path: Path) -> PriceTable:
+    """The price table at `path`; every way it can be wrong is one line naming the file."""
     try:
         return PriceTable.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise SpkError(f"{path}: price table not found") from None
-    except (yaml.YAMLError, ValidationError) as error:
-        raise SpkError(f"{path}: not a valid price table: {error}") from None
+    except UnicodeDecodeError as error:
+        raise SpkError(f"{path}: not a price table (byte {error.start}: not UTF-8 text)") from None
+    except OSError as error:
+        raise SpkError(f"{path}: cannot read it ({error.strerror or error})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise SpkError(f"{path}: not a valid price table{where}: {problem}") from None
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        where = ".".join(map(str, first["loc"])) or "the document"
+        more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+        raise SpkError(f"{path}: not a valid price table: {where}: {first['msg']}{more}") from None
 
 
 @dataclass(frozen=True)

@@ -95,8 +95,11 @@ def cost_command(
 
     assumptions = Assumptions(typical_load=typical_load, nat_gib_per_gateway=nat_gib, logs_gib_per_group=logs_gib)
     with user_errors():
+        if prices is not None:
+            load_price_table(prices)  # a bad --prices file fails before the plans are rendered
+        baseline_plan = load_plan(diff) if diff else None  # a bad --diff fails before the target renders
         cost = estimate_for(load_plan(target), prices, assumptions)
-        baseline = estimate_for(load_plan(diff), prices, assumptions) if diff else None
+        baseline = estimate_for(baseline_plan, prices, assumptions) if baseline_plan else None
     if as_json:
         document = cost.to_dict()
         if baseline is not None:

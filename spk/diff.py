@@ -33,21 +33,25 @@ class ResourceChange:
 
 @dataclass(frozen=True)
 class PlanDiff:
+    #: What each side is called in the output: a stack name, or a plan file's path.
     before: str
     after: str
     added: list[PlannedResource] = field(default_factory=list)
     removed: list[PlannedResource] = field(default_factory=list)
     changed: list[ResourceChange] = field(default_factory=list)
     outputs: list[PropertyChange] = field(default_factory=list)
+    #: The two plans are of different stacks, so physical names were compared without the stack prefix.
+    across_stacks: bool = False
 
     @property
     def is_empty(self) -> bool:
         return not (self.added or self.removed or self.changed or self.outputs)
 
 
-def diff_plans(before: Plan, after: Plan) -> PlanDiff:
+def diff_plans(before: Plan, after: Plan, labels: tuple[str, str] | None = None) -> PlanDiff:
     """Compare two plans. Across two stacks, physical names are compared with the stack's name prefix
-    (`spark-platform-<stack>`) factored out, so only real differences show."""
+    (`spark-platform-<stack>`) factored out, so only real differences show. `labels` name the two sides in the
+    output (default: their stack names)."""
     old = {r.logical_id: r for r in before.resources}
     new = {r.logical_id: r for r in after.resources}
     across_stacks = before.stack != after.stack
@@ -60,12 +64,13 @@ def diff_plans(before: Plan, after: Plan) -> PlanDiff:
         if changes:
             changed.append(ResourceChange(logical_id, b.type, b.name, changes))
     return PlanDiff(
-        before=before.stack,
-        after=after.stack,
+        before=labels[0] if labels else before.stack,
+        after=labels[1] if labels else after.stack,
         added=[new[k] for k in sorted(new.keys() - old.keys())],
         removed=[old[k] for k in sorted(old.keys() - new.keys())],
         changed=changed,
         outputs=diff_values(before.outputs, after.outputs),
+        across_stacks=across_stacks,
     )
 
 

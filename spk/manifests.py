@@ -10,7 +10,7 @@ import typer
 
 from spk.console import console, user_errors
 from spk.errors import SpkError
-from spk.files import write_atomically
+from spk.files import check_writable, write_atomically
 from spk.kube_objects import kubernetes_objects, manifest_file_name, to_yaml
 from spk.plan import Plan
 
@@ -40,6 +40,9 @@ def write_plan_manifests(plan: Plan, out_dir: Path) -> list[Path]:
         raise SpkError(f"{out_dir}: exists and is not a folder")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
+        if not (out_dir / OWNED_LIST).is_file() and any(out_dir.iterdir()):
+            # Only an empty folder, or one spk wrote before (its list of owned files), is spk's to write into.
+            raise SpkError(f"{out_dir}: not empty and not written by spk manifests before; choose an empty folder")
         owned = _owned(out_dir)
         files = {manifest_file_name(obj, index): obj for index, obj in enumerate(objects, start=1)}
         foreign = sorted(name for name in files if (out_dir / name).exists() and name not in owned)
@@ -69,6 +72,7 @@ def manifests_command(
     """Write every Kubernetes object of the stack's offline plan as YAML (to stdout, or one file each with -o)."""
     with user_errors():
         if out_dir is not None:
+            check_writable(out_dir, folder=True)
             paths = write_manifests(stack, out_dir)
             console.print(f"{len(paths)} manifests written to {out_dir}")
             return

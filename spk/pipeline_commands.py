@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.rule import Rule
 from rich.table import Table
 
-from spk.console import console, fail, print_error
+from spk.console import console, fail, print_error, spark_output_hidden, spk_program, verbose
 
 JOB_FAILED = 1
 
@@ -37,8 +38,23 @@ def pipeline_errors() -> Iterator[None]:
         print_error(str(error))
         raise typer.Exit(JOB_FAILED) from None
     except Exception as error:  # Spark/Iceberg: still one clean line
-        print_error(str(as_pipeline_error(error)))
+        hint = "" if verbose() else f" (`{spk_program()} --verbose …` shows Spark's own output)"
+        print_error(f"{as_pipeline_error(error)}{hint}")
         raise typer.Exit(JOB_FAILED) from None
+
+
+#: The demo streams a second wave per exchange: fewer trades leave an exchange without a file to stream.
+DEMO_MIN_TRADES = 20
+
+
+def check_folder(path: Path | None, option: str, *, must_exist: bool = False) -> None:
+    """A folder given on the command line, checked before Spark starts (which takes seconds)."""
+    if path is None:
+        return
+    if path.exists() and not path.is_dir():
+        fail(f"{option} {path}: not a folder")
+    if must_exist and not path.is_dir():
+        fail(f"{option} {path}: no such folder")
 
 
 def _result_table(result: Any) -> Table:
@@ -77,6 +93,8 @@ def run_command(
     if not local:
         fail("spk run runs jobs locally: add --local (on the cluster the SparkApplication runs "
              "pipelines/entrypoint.py with the job's rendered entry and parameters)")
+    check_folder(root, "--root")
+    check_folder(raw_dir, "--raw-dir", must_exist=True)
     with pipeline_errors():
         from contracts.job_environment import JobInvocation
         from contracts.jobs import get_job
@@ -94,7 +112,7 @@ def run_command(
 
             options["trigger"] = AVAILABLE_NOW
         started = time.perf_counter()
-        with console.status(f"[bold]{spec.name}[/]: starting local Spark"):
+        with console.status(f"[bold]{spec.name}[/]: starting local Spark"), spark_output_hidden():
             spark = build_session("local", app_name=f"spk-run-{spec.name}", warehouse=settings.warehouse)
         if spec.mode == "streaming" and not available_now:
             console.print(f"{spec.name}: streaming every {spec.trigger_seconds}s from {settings.raw_uri}; "
@@ -112,6 +130,9 @@ def demo_command(
 ) -> None:
     """Generate trades with bad records, run the batch medallion, stream a second wave (killed and restarted),
     then summarise every layer. Offline; starts clean each run."""
+    if trades < DEMO_MIN_TRADES:  # before Spark starts: a usage error, not a failed job
+        fail(f"--trades must be at least {DEMO_MIN_TRADES} (found {trades}): both exchanges need files to stream")
+    check_folder(root, "--root")
     with pipeline_errors():
         from pipelines.demo import DEFAULT_ROOT, run_demo
 
@@ -125,7 +146,8 @@ def demo_command(
                 console.print(f"[dim]{time.perf_counter() - started:6.1f}s[/] {message}")
                 status.update(f"[bold]{message}")
 
-            report = run_demo(trades=trades, seed=seed, root=(root or DEFAULT_ROOT).resolve(), progress=progress)
+            with spark_output_hidden():
+                report = run_demo(trades=trades, seed=seed, root=(root or DEFAULT_ROOT).resolve(), progress=progress)
     print_demo_summary(report, time.perf_counter() - started)
 
 
@@ -144,7 +166,8 @@ def _counts_table(title: str, counts: dict[str, int], *, expected: dict[str, int
 
 
 def print_demo_summary(report: Any, seconds: float) -> None:
-    console.rule("[bold]spk demo: summary")
+    # A rule spans the console: on a terminal its width, piped the unwrapped width; keep the latter short.
+    console.print(Rule("[bold]spk demo: summary"), width=None if console.is_terminal else 100)
     layers = dict(report.totals)
     console.print(_counts_table("Rows per table", layers))
     silver_ok = layers["silver"] == report.expected_silver
@@ -181,7 +204,7 @@ def print_demo_summary(report: Any, seconds: float) -> None:
                   f"{travel['rows_then']:,} rows; now {travel['rows_now']:,}")
     console.print("Timings: " + ", ".join(f"{step} {value:.1f}s" for step, value in report.timings.items())
                   + f"; total {seconds:.1f}s")
-    console.print(f"Explore: [bold]spk table history silver --root {report.root}[/]")
+    console.print(f"Explore: [bold]{spk_program()} table history silver --root {report.root}[/]")
 
 
 def register(app: typer.Typer) -> None:

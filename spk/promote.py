@@ -6,14 +6,18 @@ outside the release block is checked to be byte-for-byte unchanged before anythi
 from __future__ import annotations
 
 import copy
+import fcntl
 import io
 import json
+import os
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,10 +27,10 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from components.config import PLATFORM_KEY, PlatformConfigError
-from spk.console import console, fail, user_errors
+from spk.console import console, error_console, fail, user_errors
 from spk.diff import PlanDiff, PropertyChange, diff_plans, diff_values
 from spk.errors import SpkError
-from spk.files import write_atomically
+from spk.files import check_writable, track_transient, untrack_transient, write_atomically
 from spk.stack_files import STACKS, project_root, read_stack_file
 
 RELEASE_KEY = "release"
@@ -174,7 +178,124 @@ def target_plan_diff(root: Path, target: str, new_text: str) -> PlanDiff:
     before = render_plan(target, root)
     with project_with(root, target, new_text) as view:
         after = render_plan(target, view)
-    return diff_plans(before, after)
+    return diff_plans(before, after, labels=(f"{target} now", f"{target} after the promotion"))
+
+
+# -- one promotion of a stack file at a time --------------------------------------------------------------------
+
+
+def lock_path(target_path: Path) -> Path:
+    """The lock beside the stack file it guards: `.Pulumi.<stack>.yaml.spk-lock`."""
+    return target_path.with_name(f".{target_path.name}.spk-lock")
+
+
+def _holder(text: str) -> tuple[int | None, str, str]:
+    """(pid, host, since) as a lock file records them."""
+    fields = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    pid = fields.get("pid", "")
+    return (int(pid) if pid.isdigit() else None), fields.get("host", "?"), fields.get("since", "?")
+
+
+def _pid_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+@contextmanager
+def promotion_lock(target_path: Path) -> Iterator[None]:
+    """Hold `lock_path(target_path)` while promoting into `target_path`: created exclusively (O_CREAT|O_EXCL), it
+    records pid, host and time, and is removed at the end. The holder also keeps an flock on it, so a lock whose
+    holder died (kill -9, a crash) is recognised as stale, reported and taken over; a live holder's lock is a
+    refusal naming it."""
+    path = lock_path(target_path)
+    descriptor = _acquire(path)
+    track_transient(path)
+    try:
+        yield
+    finally:
+        untrack_transient(path)
+        path.unlink(missing_ok=True)  # before the flock goes: a waiter then finds no file, not a released one
+        os.close(descriptor)
+
+
+def _record(descriptor: int) -> None:
+    since = datetime.now(UTC).isoformat(timespec="seconds")
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, f"pid={os.getpid()}\nhost={socket.gethostname()}\nsince={since}\n".encode(), 0)
+
+
+def _flock(descriptor: int, *, blocking: bool) -> bool | None:
+    """True if we now hold the flock, False if another process does, None if the filesystem has none (then the
+    recorded pid is all there is to go by)."""
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return None
+    return True
+
+
+def _read(descriptor: int) -> str:
+    return os.pread(descriptor, 4096, 0).decode("utf-8", errors="replace")
+
+
+def _acquire(path: Path) -> int:
+    for _ in range(5):
+        try:
+            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            descriptor = _take_over_if_stale(path)
+            if descriptor is None:
+                continue  # the holder just released it: try again
+            return descriptor
+        except OSError as error:
+            raise SpkError(f"{path}: cannot create the promotion lock ({error.strerror or error})") from None
+        # Blocking: whoever opened the brand-new file to check it lets go at once, seeing it empty.
+        _flock(descriptor, blocking=True)
+        _record(descriptor)
+        return descriptor
+    raise SpkError(f"{path}: the promotion lock keeps changing hands; run again")
+
+
+def _take_over_if_stale(path: Path) -> int | None:
+    """The lock's descriptor, ours now, if its holder is gone; None if it vanished; SpkError if it is held."""
+    try:
+        descriptor = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise SpkError(f"{path}: cannot read the promotion lock ({error.strerror or error})") from None
+    try:
+        locked = _flock(descriptor, blocking=False)
+        pid, host, since = _holder(_read(descriptor))
+        held = f"{path}: another `spk promote` holds this lock (pid {pid or '?'} on {host} since {since})"
+        if locked is False:
+            raise SpkError(f"{held}; wait for it to finish")
+        if pid is None:
+            raise SpkError(f"{held}; it is being taken; run again (remove the file if no promotion is running)")
+        if os.fstat(descriptor).st_ino != os.stat(path).st_ino:
+            os.close(descriptor)
+            return None  # released and taken anew meanwhile
+        if locked is None and (host != socket.gethostname() or _pid_running(pid)):
+            raise SpkError(f"{held}; wait for it to finish, or remove the file if it is not running")
+        error_console.print(
+            f"warning: breaking a stale promotion lock {path}: pid {pid} on {host} took it at {since} and is gone "
+            "(killed, or crashed)", soft_wrap=True, markup=False,
+        )
+        _record(descriptor)
+        return descriptor
+    except FileNotFoundError:
+        os.close(descriptor)
+        return None
+    except BaseException:
+        os.close(descriptor)
+        raise
 
 
 # -- gates on the source stack ---------------------------------------------------------------------------------
@@ -197,18 +318,35 @@ def source_problems(root: Path, source: str) -> list[str]:
     return [f"policy {v.policy}: {v.message}" for v in mandatory(check_plan(plan))]
 
 
-def uncommitted(root: Path, path: Path) -> list[str]:
-    """A release is promoted from what the repository holds: an uncommitted source stack file is a problem."""
+def _git_status(root: Path, *arguments: str) -> list[str] | None:
+    """`git status --porcelain` lines for `root`, or None outside a git work tree (nothing to compare with)."""
     try:
         status = subprocess.run(
-            ["git", "status", "--porcelain", "--", path.name], cwd=root, capture_output=True, text=True,
+            ["git", "status", "--porcelain", *arguments], cwd=root, capture_output=True, text=True,
             timeout=30, check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
-        return []  # no git here: nothing to compare with
-    if status.returncode != 0 or not status.stdout.strip():
+        return None
+    return status.stdout.splitlines() if status.returncode == 0 else None
+
+
+def uncommitted(root: Path, path: Path) -> list[str]:
+    """A release is promoted from what the repository holds: an uncommitted source stack file is a problem."""
+    if not _git_status(root, "--", path.name):
         return []
     return [f"{path.name} has uncommitted changes; commit the release you promote"]
+
+
+def dirty_tree(root: Path, source_path: Path) -> list[str]:
+    """A promotion is one reviewable change on top of a commit: uncommitted changes to tracked files (or a stack
+    file git does not know) would ride along in the same pull request, or be left behind by it."""
+    tracked = _git_status(root, "--untracked-files=no", "--", ".") or []
+    stack_files = _git_status(root, "--", "Pulumi.*.yaml") or []
+    paths = sorted({line[3:] for line in tracked + stack_files} - {source_path.name})
+    if not paths:
+        return []
+    shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    return [f"the working tree has uncommitted changes ({shown}); commit or stash them first"]
 
 
 def deployed_release(root: Path, stack: str) -> dict[str, Any]:
@@ -323,8 +461,13 @@ def promote_command(
     source: Annotated[str, typer.Argument(help="Stack whose release moves on (dev or staging).")],
     target: Annotated[str, typer.Argument(help="The next stack in the chain (staging or prod).")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the change; write no stack file.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Promote although the source fails its checks.")] = False,
-    reason: Annotated[str | None, typer.Option("--reason", help="Why --force is needed (required).")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote despite the problems found (failing checks, a dirty tree).")
+    ] = False,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", help="Why --force is needed (required with it; printed, and in --summary)."),
+    ] = None,
     summary: Annotated[
         Path | None, typer.Option("--summary", help="Write a Markdown summary (pull request body) here.")
     ] = None,
@@ -333,31 +476,48 @@ def promote_command(
         typer.Option("--check-deployed", help="Check with the Pulumi CLI that the source stack runs this release."),
     ] = False,
 ) -> None:
-    """Move the `release` block from one stack file to the next (dev → staging → prod), nothing else."""
-    from spk.stack_commands import print_diff
-
+    """Move the `release` block from one stack file to the next (dev → staging → prod), nothing else. Refused while
+    another promotion of the target runs, from a dirty tree, or when the source fails its checks, unless
+    --force --reason "..." (the reason is printed and goes into the --summary)."""
     if force and not (reason and reason.strip()):
-        fail("--force needs --reason \"...\" saying why the source's failing checks are acceptable")
+        fail("--force needs --reason \"...\" saying why the problems it overrides are acceptable")
     if reason and not force:
         fail("--reason only goes with --force")
     with user_errors():
         check_chain(source, target)
         root = project_root()
+        if summary is not None:
+            check_writable(summary)
+        # A dry run writes no stack file, so it needs no lock and never waits for one.
+        with nullcontext() if dry_run else promotion_lock(root / f"Pulumi.{target}.yaml"):
+            _promote(root, source, target, dry_run, force, reason, summary, check_deployed)
+
+
+def _promote(
+    root: Path, source: str, target: str, dry_run: bool, force: bool, reason: str | None, summary: Path | None,
+    check_deployed: bool,
+) -> None:
+    from spk.stack_commands import print_diff
+
+    with user_errors():
         source_file, target_file = read_stack_file(root, source), read_stack_file(root, target)
         change = promoted_text(source_file.path, target_file.path)
         promotion = Promotion(source, target, change, forced_reason=reason)
         if not change.changes:
             console.print(f"{target} already runs the release of {source}: nothing to promote")
             return
-        promotion.problems = source_problems(root, source) + uncommitted(root, source_file.path)
+        promotion.problems = (
+            [f"{source}: {problem}" for problem in source_problems(root, source) + uncommitted(root, source_file.path)]
+            + [f"git: {problem}" for problem in dirty_tree(root, source_file.path)]
+        )
         if check_deployed:
             deployed = deployed_release(root, source)
             expected = expected_release(root, source) if not promotion.problems else None
             if expected is not None and deployed != expected:
                 differences = ", ".join(c.path for c in diff_values(deployed, expected, RELEASE_KEY))
                 promotion.problems.append(
-                    f"stack {source} does not run the release in Pulumi.{source}.yaml (differs in {differences}); "
-                    f"deploy {source} first"
+                    f"{source}: stack {source} does not run the release in Pulumi.{source}.yaml (differs in "
+                    f"{differences}); deploy {source} first"
                 )
                 promotion.deployed = f"{source} differs from its stack file ({differences})"
             else:
@@ -368,21 +528,20 @@ def promote_command(
         console.print(f"  {prop.path}: {_show(prop.old)} → {_show(prop.new)}", markup=False, soft_wrap=True)
     if promotion.problems:
         for problem in promotion.problems:
-            console.print(f"[red]✗[/] {source}: {problem}", soft_wrap=True)
+            console.print(f"[red]✗[/] {problem}", soft_wrap=True, markup=False)
         if not force:
             fail(
-                f"refusing to promote: {source} fails {len(promotion.problems)} check(s) above; fix them, or "
-                "promote anyway with --force --reason \"...\""
+                f"refusing to promote: {len(promotion.problems)} problem(s) above; fix them, or promote anyway "
+                "with --force --reason \"...\""
             )
-        console.print(f"[yellow]--force[/]: promoting anyway ({reason})")
+        console.print(f"[yellow]--force[/]: promoting anyway; reason: {reason}", soft_wrap=True)
     else:
         console.print(f"[green]✓[/] {source}: config validates and the plan passes every mandatory policy")
     console.print(f"[dim]deployed: {promotion.deployed}[/]")
 
     with user_errors():
         promotion.plan_diff = target_plan_diff(root, target, change.new_text)
-    console.print(f"[bold]offline plan of {target}, before → after the promotion[/]")
-    print_diff(promotion.plan_diff)
+    print_diff(promotion.plan_diff, heading=f"{source} → {target}: offline plan of {target}, before → after")
 
     if summary is not None:
         with user_errors():
@@ -396,7 +555,8 @@ def promote_command(
         if target_file.path.read_text(encoding="utf-8") != change.old_text:
             raise SpkError(f"{target_file.path.name}: changed while promoting; nothing written, run again")
         write_atomically(target_file.path, change.new_text)
-    console.print(f"wrote {target_file.path.name} (release block only)")
+    forced = f"; forced, reason: {reason}" if promotion.problems else ""
+    console.print(f"wrote {target_file.path.name} (release block only{forced})", soft_wrap=True)
 
 
 def _show(value: Any) -> str:

@@ -14,18 +14,23 @@ from components.config import PlatformConfigError
 from spk.console import USAGE_ERROR, console, print_error, user_errors
 from spk.diff import STACK_PLACEHOLDER, PlanDiff, diff_plans
 from spk.errors import SpkError
+from spk.files import check_writable
 from spk.plan import Plan
 
 DIFFERENT = 1
 
 
+def is_plan_file(stack_or_file: str) -> bool:
+    path = Path(stack_or_file)
+    return path.suffix == ".json" or path.is_file() or len(path.parts) > 1
+
+
 def load_plan(stack_or_file: str) -> Plan:
-    """A side of a comparison: a plan JSON file if one exists at that path, else a stack name."""
+    """A side of a comparison: a plan JSON file if that is a path (`plan.json`, `out/dev`), else a stack name."""
     from spk.engine import render_plan  # deferred: pulls in the Pulumi SDK and the program
 
-    path = Path(stack_or_file)
-    if path.suffix == ".json" or path.is_file():
-        return Plan.read(path)
+    if is_plan_file(stack_or_file):
+        return Plan.read(Path(stack_or_file))
     return render_plan(stack_or_file)
 
 
@@ -57,21 +62,23 @@ def _show(value: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def print_diff(diff: PlanDiff) -> None:
+def print_diff(diff: PlanDiff, heading: str | None = None) -> None:
+    """The diff, one line per resource and per property (never wrapped, so `grep` finds each), under `heading`
+    (default `before → after`)."""
     if diff.is_empty:
-        console.print(f"[green]no differences[/] between {diff.before} and {diff.after}")
+        console.print(f"[green]no differences[/] between {diff.before} and {diff.after}", soft_wrap=True)
         return
-    console.print(f"[bold]{diff.before} → {diff.after}[/]")
-    if diff.before != diff.after:
+    console.print(f"[bold]{heading or f'{diff.before} → {diff.after}'}[/]", soft_wrap=True)
+    if diff.across_stacks:
         console.print(
             f"[dim](physical names compared with the stack prefix as spark-platform-{STACK_PLACEHOLDER})[/]"
         )
     for resource in diff.added:
-        console.print(f"[green]+ {resource.type} {resource.name}[/]")
+        console.print(f"[green]+ {resource.type} {resource.name}[/]", soft_wrap=True)
     for resource in diff.removed:
-        console.print(f"[red]- {resource.type} {resource.name}[/]")
+        console.print(f"[red]- {resource.type} {resource.name}[/]", soft_wrap=True)
     for change in diff.changed:
-        console.print(f"[yellow]~ {change.type} {change.name}[/]")
+        console.print(f"[yellow]~ {change.type} {change.name}[/]", soft_wrap=True)
         for prop in change.changes:
             console.print(
                 f"    {prop.path}: {_show(prop.old)} → {_show(prop.new)}", markup=False, soft_wrap=True
@@ -97,6 +104,9 @@ def plan_command(
     with user_errors():
         from spk.engine import render_plan
 
+        if json_file is not None:
+            check_writable(json_file)
+
         plan = render_plan(stack)
     if not quiet:
         console.print(plan_tree(plan))
@@ -112,8 +122,16 @@ def diff_command(
     after: Annotated[str, typer.Argument(help="Stack name or plan JSON file.")],
 ) -> None:
     """Show resources added, removed and changed between two stacks or plan files (exit 1 if different)."""
+    from spk.stack_files import project_root, read_stack_file
+
     with user_errors():
-        diff = diff_plans(load_plan(before), load_plan(after))
+        # What is cheap to refuse (a bad plan file, an unknown stack) is refused before a side is rendered.
+        sides = {side: Plan.read(Path(side)) for side in (before, after) if is_plan_file(side)}
+        for side in (before, after):
+            if side not in sides:
+                read_stack_file(project_root(), side)
+        diff = diff_plans(sides.get(before) or load_plan(before), sides.get(after) or load_plan(after),
+                          labels=(before, after))
     print_diff(diff)
     if not diff.is_empty:
         raise typer.Exit(DIFFERENT)
@@ -125,7 +143,8 @@ def validate_command(
     """Validate stack configuration only (no program run): one line per problem, exit 2 if any."""
     from spk.stack_files import STACKS, project_root, read_stack_file
 
-    root = project_root()
+    with user_errors():
+        root = project_root()
     failed = False
     for stack in stacks or list(STACKS):
         try:

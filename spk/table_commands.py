@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from spk.console import console, fail
-from spk.pipeline_commands import pipeline_errors
+from spk.console import console, fail, spark_output_hidden, spk_program
+from spk.pipeline_commands import check_folder, pipeline_errors
+
+if TYPE_CHECKING:
+    from pipelines.recovery import Snapshot
 
 table_app = typer.Typer(help="Iceberg table history, time-travel reads, rollback and maintenance (local).",
                         no_args_is_help=True)
@@ -24,34 +27,76 @@ RootOption = Annotated[
 ]
 
 
-def _open(root: Path | None) -> tuple[Any, Any]:
+def _open(root: Path | None, table: str | None = None) -> tuple[Any, Any, str]:
+    """Local Spark on the warehouse under `root`, its settings, and `table`'s full name; bad input (an unknown
+    table, a missing warehouse) is refused before Spark starts."""
+    from pipelines.errors import PipelineError
+    from pipelines.recovery import resolve_table
     from pipelines.runtime import build_session
     from pipelines.settings import PipelineSettings
 
+    check_folder(root, "--root")
     settings = PipelineSettings.local(root.resolve() if root else None)
+    try:
+        name = resolve_table(table, settings.tables) if table is not None else ""
+    except PipelineError as error:
+        fail(str(error))
     if not Path(settings.warehouse).is_dir():
-        fail(f"{settings.warehouse}: no warehouse there; run `spk demo` or `spk run <job> --local` first, "
-             "or pass --root")
-    with console.status("starting local Spark"):
+        from pipelines.demo import DEFAULT_ROOT as DEMO_ROOT
+
+        fail(f"{settings.warehouse}: no warehouse there; {_where_tables_are(root, DEMO_ROOT)}")
+    with console.status("starting local Spark"), spark_output_hidden():
         spark = build_session("local", app_name="spk-table", warehouse=settings.warehouse)
-    return spark, settings
+    return spark, settings, name
+
+
+def _where_tables_are(root: Path | None, demo_root: Path) -> str:
+    """What to run or pass instead: `spk demo` writes its tables under its own root, not the default one."""
+    demo = _shown(demo_root)
+    if root is None and (demo_root / "warehouse").is_dir():
+        return f"the demo's tables are under {demo}: add --root {demo}"
+    return f"run `{spk_program()} demo` (then add --root {demo}) or `{spk_program()} run <job> --local` first"
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        return str(path)
+
+
+def _existing(spark: Any, table: str, settings: Any) -> str:
+    """`table`, if the warehouse has it: a missing one is bad input (status 2), not a failed job."""
+    if not spark.catalog.tableExists(table):
+        fail(f"{table}: no such table in {settings.warehouse} (the jobs of `{spk_program()} run <job> --local` or "
+             f"`{spk_program()} demo` create it)")
+    return table
+
+
+def current_snapshot_index(snapshots: list[Snapshot]) -> int | None:
+    """Which entry of a table's history (oldest first) is its current state: the last one made current among the
+    current snapshot's ancestors. Every ancestor is flagged `is_current_ancestor`, and after a rollback the
+    snapshot rolled back to appears twice, so the flag alone marks too many."""
+    ancestors = [index for index, snapshot in enumerate(snapshots) if snapshot.is_current_ancestor]
+    return ancestors[-1] if ancestors else None
 
 
 @table_app.command("history")
 def history_command(table: TableArgument, root: RootOption = None) -> None:
     """Every snapshot of a table, oldest first, with what it changed."""
     with pipeline_errors():
-        from pipelines.recovery import history, resolve_table
+        from pipelines.recovery import history
 
-        spark, settings = _open(root)
-        name = resolve_table(table, settings.tables)
+        spark, settings, name = _open(root, table)
+        name = _existing(spark, name, settings)
         snapshots = history(spark, name)
     view = Table(title=f"{name}: {len(snapshots)} snapshots", title_justify="left")
     for column in ("committed (UTC)", "snapshot id", "operation", "records", "current"):
         view.add_column(column)
-    for snapshot in snapshots:
+    current = current_snapshot_index(snapshots)
+    for index, snapshot in enumerate(snapshots):
         view.add_row(snapshot.committed_at.strftime("%Y-%m-%d %H:%M:%S"), str(snapshot.snapshot_id),
-                     snapshot.operation, snapshot.changed(), "✓" if snapshot.is_current_ancestor else "")
+                     snapshot.operation, snapshot.changed(), "✓" if index == current else "")
     console.print(view)
 
 
@@ -67,10 +112,10 @@ def read_command(
 ) -> None:
     """Show rows of a table now, at a snapshot, or at a point in time."""
     with pipeline_errors():
-        from pipelines.recovery import read_at, resolve_table
+        from pipelines.recovery import read_at
 
-        spark, settings = _open(root)
-        name = resolve_table(table, settings.tables)
+        spark, settings, name = _open(root, table)
+        name = _existing(spark, name, settings)
         frame = read_at(spark, name, snapshot_id=snapshot, as_of=as_of)
         total = frame.count()
         rows = frame.limit(limit).collect()
@@ -96,10 +141,10 @@ def rollback_command(
 ) -> None:
     """Make an earlier snapshot current again (later ones stay in the history until expired)."""
     with pipeline_errors():
-        from pipelines.recovery import resolve_table, rollback
+        from pipelines.recovery import rollback
 
-        spark, settings = _open(root)
-        name = resolve_table(table, settings.tables)
+        spark, settings, name = _open(root, table)
+        name = _existing(spark, name, settings)
         done = rollback(spark, name, snapshot)
         rows = spark.table(name).count()
     console.print(f"[green]✓[/] {name}: rolled back from {done.previous_snapshot_id} to {done.current_snapshot_id} "
@@ -118,7 +163,7 @@ def maintain_command(
 
         from pipelines.maintenance import MaintenancePolicy, run_maintenance
 
-        spark, settings = _open(root)
+        spark, settings, _ = _open(root)
         policy = MaintenancePolicy(expire_older_than=timedelta(days=expire_days) or timedelta(seconds=1),
                                    retain_last=retain_last)
         with console.status("maintaining tables"):

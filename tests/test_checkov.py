@@ -81,12 +81,16 @@ def test_every_skip_annotation_gives_a_reason(manifest_dirs: dict[str, Path]) ->
 
 def test_spk_manifests_writes_yaml_files_and_stdout(tmp_path: Path, manifest_dirs: dict[str, Path]) -> None:
     runner = CliRunner()
-    # A file spk did not write is never touched, even one that looks like a manifest.
+    # A folder holding files spk did not write is refused whole, and nothing in it is touched.
     (tmp_path / "Pulumi.dev.yaml").write_text("config: {}\n")
+    refused = runner.invoke(app, ["manifests", "dev", "-o", str(tmp_path)])
+    assert refused.exit_code == 2 and "not empty" in refused.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Pulumi.dev.yaml"]
+    assert (tmp_path / "Pulumi.dev.yaml").read_text() == "config: {}\n"
+    (tmp_path / "Pulumi.dev.yaml").unlink()
     result = runner.invoke(app, ["manifests", "dev", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "Pulumi.dev.yaml").read_text() == "config: {}\n"
-    written = sorted(p.name for p in tmp_path.glob("*.yaml") if p.name != "Pulumi.dev.yaml")
+    written = sorted(p.name for p in tmp_path.glob("*.yaml"))
     assert written == sorted(p.name for p in manifest_dirs["dev"].glob("*.yaml"))
     # A later run of a smaller plan removes only the files an earlier run wrote.
     (tmp_path / written[-1]).write_text("kind: Old\n")
@@ -110,7 +114,7 @@ def test_spk_manifests_never_overwrites_or_deletes_a_file_it_did_not_write(tmp_p
     (tmp_path / "001-namespace-external-secrets.yaml").write_text("# someone's notes\n")
     result = CliRunner().invoke(app, ["manifests", "dev", "-o", str(tmp_path)])
     assert result.exit_code == 2
-    assert "refusing to overwrite files spk did not write (001-namespace-external-secrets.yaml" in result.output
+    assert "not empty and not written by spk manifests before" in result.output
     assert (tmp_path / "001-namespace-external-secrets.yaml").read_text() == "# someone's notes\n"
     assert {name: (tmp_path / name).read_text() for name in mine} == mine
     assert "Traceback" not in result.output

@@ -59,3 +59,13 @@ def test_added_removed_changed_and_stack_prefix_factored_out() -> None:
     [changed] = diff.changed
     assert changed.changes == [PropertyChange("inputs.forceDestroy", True, False)]
     assert diff_plans(dev, dev).is_empty
+
+
+def test_sides_are_named_by_their_labels_and_stacks_compared_by_their_plans() -> None:
+    dev = Plan("dev", "spark-platform", [resource("dev", "logs", {"bucket": "spark-platform-dev-logs"})])
+    prod = Plan("prod", "spark-platform", [resource("prod", "logs", {"bucket": "spark-platform-prod-logs"})])
+    from_file = diff_plans(dev, dev, labels=("dev", "out/dev.json"))
+    assert (from_file.before, from_file.after, from_file.across_stacks) == ("dev", "out/dev.json", False)
+    # Two files of two stacks: named by path, still compared without the stack prefix.
+    across = diff_plans(dev, prod, labels=("a.json", "b.json"))
+    assert (across.before, across.after, across.across_stacks, across.is_empty) == ("a.json", "b.json", True, True)

@@ -6,7 +6,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -224,3 +229,184 @@ def test_write_atomically_names_an_unwritable_place(tmp_path: Path) -> None:
     target = tmp_path / "summary.md"
     write_atomically(target, "complete")
     assert target.read_text() == "complete" and list(tmp_path.iterdir()) == [target]
+
+
+# -- the lock, concurrent edits, kills and a dirty tree -------------------------------------------------------
+
+SPK = Path(sys.executable).with_name("spk")
+
+
+def spk(project: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([str(SPK), *args], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_an_edit_made_while_promoting_is_kept_and_nothing_is_written(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spk import promote
+
+    staging = project / "Pulumi.staging.yaml"
+    edited = staging.read_text() + "# a reviewer's edit, made while the plans rendered\n"
+    render = promote.target_plan_diff
+
+    def edit_meanwhile(*args: object) -> promote.PlanDiff:
+        diff = render(*args)  # pyright: ignore[reportArgumentType]
+        staging.write_text(edited)
+        return diff
+
+    monkeypatch.setattr(promote, "target_plan_diff", edit_meanwhile)
+    result = runner.invoke(app, ["promote", "dev", "staging"])
+    assert result.exit_code == 2
+    assert "Pulumi.staging.yaml: changed while promoting; nothing written" in result.output
+    assert staging.read_text() == edited
+    assert not promote.lock_path(staging).exists()
+
+
+def test_two_promotions_at_once_one_wins_the_other_is_refused_naming_the_lock(project: Path) -> None:
+    lock = project / ".Pulumi.staging.yaml.spk-lock"
+    first = spk(project, "promote", "dev", "staging")
+    wait_for(lock.exists, first)
+    second = spk(project, "promote", "dev", "staging")
+    _, refused = second.communicate(timeout=120)
+    assert second.returncode == 2
+    assert f"{lock}: another `spk promote` holds this lock (pid {first.pid} on " in refused
+    assert "Traceback" not in refused
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, out + err
+    assert release(project, "staging") == release(project, "dev")
+    assert not lock.exists()
+
+
+# Runs `spk promote` with a write that crawls (256 bytes every 50 ms) into its temporary files, to be killed in it.
+SLOW_WRITE = """
+import os, sys, time
+real_fdopen = os.fdopen
+class Crawl:
+    def __init__(self, handle): self.handle = handle
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.handle.close()
+    def fileno(self): return self.handle.fileno()
+    def write(self, text):
+        for start in range(0, len(text), 256):
+            self.handle.write(text[start:start + 256]); self.handle.flush(); time.sleep(0.05)
+def fdopen(fd, *args, **kwargs):
+    handle = real_fdopen(fd, *args, **kwargs)
+    return Crawl(handle) if os.readlink(f"/proc/self/fd/{fd}").endswith(".tmp") else handle
+os.fdopen = fdopen
+sys.argv = ["spk", *sys.argv[1:]]
+from spk.cli import main
+main()
+"""
+
+
+def temporary_files(project: Path) -> list[Path]:
+    return [p for p in project.glob(".Pulumi.staging.yaml.*.tmp") if p.stat().st_size > 0]
+
+
+def test_kill_9_mid_write_leaves_the_old_file_and_the_next_run_breaks_the_stale_lock(project: Path) -> None:
+    staging = project / "Pulumi.staging.yaml"
+    before = staging.read_bytes()
+    writer = subprocess.Popen([sys.executable, "-c", SLOW_WRITE, "promote", "dev", "staging"], cwd=project,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: bool(temporary_files(project)), writer)
+    writer.send_signal(signal.SIGKILL)
+    writer.communicate(timeout=30)
+    assert staging.read_bytes() == before  # the old file, whole: the new one was never renamed over it
+    assert yaml.safe_load(before) == yaml.safe_load(staging.read_bytes())
+    lock = project / ".Pulumi.staging.yaml.spk-lock"
+    assert f"pid={writer.pid}" in lock.read_text()
+
+    again = spk(project, "promote", "dev", "staging")
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, out + err
+    assert f"breaking a stale promotion lock {lock}: pid {writer.pid} on " in err
+    assert release(project, "staging") == release(project, "dev")
+    assert not lock.exists()
+
+
+def test_a_dirty_tree_is_refused_unless_forced_with_a_reason(project: Path, tmp_path: Path) -> None:
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], cwd=project, check=True)
+    subprocess.run([*git, "add", "."], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-qm", "stacks"], cwd=project, check=True)
+    prod = project / "Pulumi.prod.yaml"
+    prod.write_text(prod.read_text() + "# work in progress\n")
+    before = stack_bytes(project)
+
+    refused = runner.invoke(app, ["promote", "dev", "staging"])
+    assert refused.exit_code == 2
+    assert "git: the working tree has uncommitted changes (Pulumi.prod.yaml)" in refused.output
+    assert "refusing to promote: 1 problem(s) above" in refused.output
+    assert stack_bytes(project) == before
+
+    summary = tmp_path / "pr.md"
+    forced = runner.invoke(
+        app, ["promote", "dev", "staging", "--force", "--reason", "prod edit is unrelated", "--summary", str(summary)]
+    )
+    assert forced.exit_code == 0, forced.output
+    assert "promoting anyway; reason: prod edit is unrelated" in forced.output
+    assert "wrote Pulumi.staging.yaml (release block only; forced, reason: prod edit is unrelated)" in forced.output
+    assert "**Reason given:** prod edit is unrelated" in summary.read_text()
+    assert release(project, "staging") == release(project, "dev")
+
+
+def test_an_uncommitted_source_release_is_refused(project: Path) -> None:
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    dev = project / "Pulumi.dev.yaml"
+    committed = dev.read_text()
+    dev.write_text(committed.replace("3.5.7-0.3.0", "3.5.7-0.2.1"))
+    subprocess.run([*git, "init", "-q"], cwd=project, check=True)
+    subprocess.run([*git, "add", "."], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-qm", "stacks"], cwd=project, check=True)
+    dev.write_text(committed)  # the new release, never committed
+    refused = runner.invoke(app, ["promote", "dev", "staging"])
+    assert refused.exit_code == 2
+    assert "dev: Pulumi.dev.yaml has uncommitted changes; commit the release you promote" in refused.output
+    subprocess.run([*git, "commit", "-qam", "release 0.3.0"], cwd=project, check=True)
+    assert runner.invoke(app, ["promote", "dev", "staging"]).exit_code == 0
+
+
+def test_dry_run_heads_its_diff_source_to_target(project: Path) -> None:
+    result = runner.invoke(app, ["promote", "dev", "staging", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "dev → staging: offline plan of staging, before → after" in result.output
+    assert "staging → staging" not in result.output
+
+
+def test_ctrl_c_mid_promotion_exits_130_and_releases_the_lock(project: Path) -> None:
+    staging = project / "Pulumi.staging.yaml"
+    before = staging.read_bytes()
+    lock = project / ".Pulumi.staging.yaml.spk-lock"
+    promotion = spk(project, "promote", "dev", "staging")
+    wait_for(lock.exists, promotion)  # it holds the lock and renders the plans
+    time.sleep(0.5)
+    sent = time.monotonic()
+    promotion.send_signal(signal.SIGINT)
+    out, err = promotion.communicate(timeout=30)
+    assert promotion.returncode == 130 and time.monotonic() - sent < 2, out + err
+    assert "Traceback" not in out + err and err.strip().splitlines()[-1] == "interrupted"
+    assert staging.read_bytes() == before
+    assert not lock.exists()
+
+
+def test_ctrl_c_mid_write_leaves_the_old_file_and_no_temporary_file(project: Path) -> None:
+    staging = project / "Pulumi.staging.yaml"
+    before = staging.read_bytes()
+    writer = subprocess.Popen([sys.executable, "-c", SLOW_WRITE, "promote", "dev", "staging"], cwd=project,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: bool(temporary_files(project)), writer)
+    sent = time.monotonic()
+    writer.send_signal(signal.SIGINT)
+    out, err = writer.communicate(timeout=30)
+    assert writer.returncode == 130 and time.monotonic() - sent < 2, out + err
+    assert "Traceback" not in out + err
+    assert staging.read_bytes() == before
+    assert sorted(p.name for p in project.glob(".Pulumi.*")) == []  # no temporary file, no lock

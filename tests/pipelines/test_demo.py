@@ -52,5 +52,5 @@ def test_demo_never_deletes_a_directory_it_did_not_create(tmp_path: Path) -> Non
 
 def test_demo_rejects_too_few_trades(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["demo", "--trades", "5", "--root", str(tmp_path / "d")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error, refused before Spark starts
     assert "--trades must be at least 20" in result.output
