@@ -19,6 +19,7 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 import pulumi_tls as tls
 
+from components.pod_security import container_security_context
 from contracts.kubernetes import (
     SPARK_CONNECT_GATEWAY_PORT,
     SPARK_CONNECT_PORT,
@@ -131,15 +132,8 @@ def gateway_container() -> dict[str, Any]:
         "ports": [{"name": "connect-tls", "containerPort": SPARK_CONNECT_GATEWAY_PORT, "protocol": "TCP"}],
         "readinessProbe": {"tcpSocket": {"port": SPARK_CONNECT_GATEWAY_PORT}, "periodSeconds": 10},
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": GATEWAY_UID,
-            "allowPrivilegeEscalation": False,
-            "privileged": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        # The platform's restricted container context, as the image's own user, on a read-only root.
+        "securityContext": {**container_security_context(), "runAsUser": GATEWAY_UID, "readOnlyRootFilesystem": True},
         "volumeMounts": [
             {"name": "gateway-config", "mountPath": CONFIG_DIR, "readOnly": True},
             {"name": "gateway-tls", "mountPath": TLS_DIR, "readOnly": True},
