@@ -212,6 +212,10 @@ def tag_problems(tags: Mapping[str, str]) -> list[tuple[str, Any]]:
     if len(tags) + len(PLATFORM_TAG_KEYS) + 1 > AWS_MAX_TAGS:  # +1: the per-resource `purpose`-style tag
         problems.append((f"at most {AWS_MAX_TAGS - len(PLATFORM_TAG_KEYS) - 1} tags (AWS allows {AWS_MAX_TAGS} per "
                          "resource, the platform sets the rest)", f"{len(tags)} tags"))
+    secret_looking = sorted(key for key in tags if looks_like_credential(key))
+    if secret_looking:
+        # Tags are readable by anyone who may describe a resource, and copied into billing reports.
+        problems.append(("no credentials in tags (anyone who can describe a resource reads them)", secret_looking))
     for key, value in tags.items():
         if not 1 <= len(key) <= 128 or not allowed.match(key) or key.lower().startswith("aws:"):
             problems.append(("tag keys of 1-128 letters, digits, spaces and _ . : / = + - @, not starting with "
@@ -278,7 +282,7 @@ def parse_stack_settings(
     source = source or f"Pulumi.{stack}.yaml"
     problems: list[ConfigProblem] = []
     if not isinstance(region, str) or not AWS_REGION.match(region):
-        found = "nothing" if region is None else repr(region)
+        found = "nothing" if region is None else _show(region)
         problems.append(
             ConfigProblem(source, REGION_KEY, f"expected an AWS region like 'us-east-1', found {found}")
         )
@@ -406,10 +410,14 @@ def _describe(detail: Mapping[str, Any], model: type[BaseModel], hidden: bool = 
     return f"{text}, found {'a value that is not shown (a secret)' if hidden else _show(found)}"
 
 
+#: `user:password@` in a URL-like value: never echoed.
+_USERINFO = re.compile(r"[^\s/@]+@")
+
+
 def _show(value: Any) -> str:
     if isinstance(value, Mapping):
         return "a mapping"
-    text = json.dumps(value, default=str)
+    text = _USERINFO.sub("***@", json.dumps(value, default=str))
     return text if len(text) <= 80 else text[:77] + "..."
 
 

@@ -23,8 +23,12 @@ SECURE = "secure"
 SecurePath = tuple[str, ...]
 #: Paths under `platform` whose values may be secrets: Spark conf values, the one place a credential goes.
 SECRET_CAPABLE = (("spark", "defaultConf", "*"), ("jobs", "overrides", "*", "conf", "*"))
-#: Conf keys that carry a credential (by name).
-CREDENTIAL_KEY = re.compile(r"secret|passw|token|credential|access\.key|session\.key|private\.key|jaas", re.I)
+#: Conf keys that carry a credential (by name): secrets, passwords, tokens, keys of accounts and APIs, key files.
+CREDENTIAL_KEY = re.compile(
+    r"secret|passw|token|credential|access[._-]?key|session[._-]?key|private[._-]?key|jaas|account\.key"
+    r"|api[._-]?key|keyfile|key[._-]file|keytab|auth[._-]?key",
+    re.I,
+)
 #: ... except settings that only name a mechanism.
 NOT_A_CREDENTIAL = frozenset({"spark.hadoop.fs.s3a.aws.credentials.provider"})
 
@@ -45,9 +49,11 @@ def secure_leaf_paths(value: Any, prefix: SecurePath = ()) -> frozenset[SecurePa
 
 
 def replace_secure_leaves(value: Any, placeholder: str) -> Any:
-    """The document with each `{secure: ...}` leaf replaced by `placeholder` (what cannot be decrypted offline)."""
+    """The document with each `{secure: <ciphertext>}` leaf replaced by `placeholder` (what cannot be decrypted
+    offline). A leaf whose payload is not a string is left as it is, for validation to refuse (a mapping is never
+    a valid setting; its value is never shown)."""
     if is_secure_leaf(value):
-        return placeholder
+        return placeholder if isinstance(value[SECURE], str) else value
     if isinstance(value, dict):
         return {k: replace_secure_leaves(v, placeholder) for k, v in value.items()}
     if isinstance(value, list):

@@ -35,7 +35,11 @@ GPU_DISCOVERY_SCRIPT = "/opt/sparkRapidsPlugin/getGpusResources.sh"
 
 #: AWS credentials in conf: jobs get AWS access from their pod's web identity (IRSA), so a static AWS key is
 #: wrong even as a secret (S3A's key settings, per bucket too, and any value holding an AWS access key id).
-AWS_CREDENTIAL_KEY = re.compile(r"fs\.s3a\.(.*\.)?(access\.key|secret\.key|session\.token)$|aws[._-]?secret", re.I)
+AWS_CREDENTIAL_KEY = re.compile(
+    r"fs\.s3a\.(.*\.)?(access\.key|secret\.key|session\.token)$|aws[._-]?secret|aws[._-]?access[._-]?key"
+    r"|aws[._-]?session[._-]?token|awsAccessKeyId|awsSecretAccessKey",
+    re.I,
+)
 AWS_ACCESS_KEY_ID = re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")
 
 

@@ -128,7 +128,7 @@ def test_region_and_missing_platform_block_are_reported() -> None:
         parse_stack_settings("dev", None, "moon-1")
     messages = [str(p) for p in raised.value.problems]
     assert messages == [
-        "Pulumi.dev.yaml: aws:region: expected an AWS region like 'us-east-1', found 'moon-1'",
+        "Pulumi.dev.yaml: aws:region: expected an AWS region like 'us-east-1', found \"moon-1\"",
         "Pulumi.dev.yaml: spark-platform:platform: expected a mapping of settings, found nothing",
     ]
 

@@ -179,3 +179,49 @@ def test_secrets_show_only_as_secret_in_manifests_and_diffs(secret_plan: Any, de
     text = json.dumps([change.__dict__ if hasattr(change, "__dict__") else str(change) for change in changes.changed],
                       default=str)
     assert TOKEN_KEY in text and SECURE_CONFIG_PLACEHOLDER not in text and CIPHERTEXT not in text
+
+
+@pytest.mark.parametrize("key", ["spark.executorEnv.AWS_ACCESS_KEY_ID", "spark.executorEnv.AWS_SECRET_ACCESS_KEY",
+                                 "spark.executorEnv.AWS_SESSION_TOKEN", "spark.hadoop.fs.s3.awsAccessKeyId"])
+def test_aws_credentials_by_environment_or_legacy_keys_are_refused_even_as_secrets(project_root: Path,
+                                                                                   key: str) -> None:
+    platform = copy.deepcopy(shipped(project_root)[PLATFORM_KEY])
+    platform["spark"].setdefault("defaultConf", {})[key] = {"secure": CIPHERTEXT}
+    assert "no AWS credentials in Spark conf" in refusal(platform)
+
+
+@pytest.mark.parametrize("key", ["spark.hadoop.fs.azure.account.key.acct.blob.core.windows.net",
+                                 "spark.executorEnv.API_KEY",
+                                 "spark.hadoop.google.cloud.auth.service.account.json.keyfile",
+                                 "spark.kerberos.keytab"])
+def test_other_credentials_in_plaintext_are_refused(project_root: Path, key: str) -> None:
+    platform = copy.deepcopy(shipped(project_root)[PLATFORM_KEY])
+    platform["spark"].setdefault("defaultConf", {})[key] = PLAINTEXT
+    assert "pulumi config set --secret --path" in refusal(platform)
+
+
+def test_credentials_in_tags_are_refused_without_their_value(project_root: Path) -> None:
+    platform = copy.deepcopy(shipped(project_root)[PLATFORM_KEY])
+    platform.setdefault("tags", {})["db-password"] = "Passw0rd4tags"
+    message = refusal(platform)
+    assert "no credentials in tags" in message and "Passw0rd4tags" not in message
+
+
+def test_a_secure_value_where_the_region_goes_is_not_echoed(project_root: Path) -> None:
+    platform = copy.deepcopy(shipped(project_root)[PLATFORM_KEY])
+    with pytest.raises(PlatformConfigError) as raised:
+        parse_stack_settings("dev", platform, {"secure": CIPHERTEXT})
+    assert CIPHERTEXT not in str(raised.value) and "aws:region" in str(raised.value)
+
+
+def test_a_secure_leaf_that_is_not_ciphertext_is_refused(project_root: Path) -> None:
+    platform = copy.deepcopy(shipped(project_root)[PLATFORM_KEY])
+    platform["spark"].setdefault("defaultConf", {})[TOKEN_KEY] = {"secure": 12345}
+    message = refusal(platform)
+    assert TOKEN_KEY in message and "12345" not in message
+
+
+def test_userinfo_in_a_refused_value_is_not_echoed(project_root: Path) -> None:
+    platform = copy.deepcopy(shipped(project_root)[PLATFORM_KEY])
+    platform["spark"].setdefault("historyServer", {})["ingressHost"] = "S3cretPw99@history.example.com"
+    assert "S3cretPw99" not in refusal(platform)
