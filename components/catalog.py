@@ -23,6 +23,10 @@ class CatalogArgs(ConfigModel):
 
     @model_validator(mode="after")
     def _rest_needs_uri(self) -> CatalogArgs:
+        if self.rest_uri is not None and (self.rest_uri.scheme != "https" or self.rest_uri.username):
+            # The catalog hands out table locations and (vended) credentials: TLS only, and no credentials in a
+            # URL that lands in the plan and the job conf.
+            raise rule_error("restUri", "an https:// URL without user:password", "a URL that is not")
         if self.kind == "rest" and self.rest_uri is None:
             raise rule_error("restUri", "a REST catalog URI when kind is rest", None)
         return self

@@ -123,14 +123,16 @@ class ClusterArgs(ConfigModel):
         if problem:
             raise rule_error("kubernetesVersion", problem, self.kubernetes_version)
         # EKS allows one access entry per principal: a role listed twice would fail the deploy.
-        seen: set[str] = {self.deploy_role_arn}
+        # IAM role names are unique without regard to case: `Admin` and `admin` are one role, one access entry.
+        seen: set[str] = {self.deploy_role_arn.lower()}
         for field, arns in (("adminRoleArns", self.admin_role_arns), ("deployerRoleArns", self.deployer_role_arns),
                             ("readOnlyRoleArns", self.read_only_role_arns)):
-            again = sorted({arn for arn in arns if arn in seen or arns.count(arn) > 1})
+            folded = [arn.lower() for arn in arns]
+            again = sorted({arn for arn in arns if arn.lower() in seen or folded.count(arn.lower()) > 1})
             if again:
                 raise rule_error(field, "each IAM role once across deployRoleArn and the access lists (EKS: one "
                                  "access entry per role)", again)
-            seen.update(arns)
+            seen.update(folded)
         if not self.endpoint_public_access:
             return self
         if environment_of(info) == "prod":

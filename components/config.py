@@ -48,6 +48,8 @@ PLATFORM_KEY = f"{PROJECT}:platform"
 REGION_KEY = "aws:region"
 
 Version = Annotated[str, StringConstraints(pattern=r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")]
+#: A chart version: a release, never a pre-release (`-rc.0`, `-beta`) that no release tag carries.
+ChartVersion = Annotated[str, StringConstraints(pattern=r"^v?\d+\.\d+\.\d+$")]
 AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 
 
@@ -72,11 +74,11 @@ class ImageArgs(ConfigModel):
 
 
 class ChartVersionsArgs(ConfigModel):
-    spark_operator: Version = Field(description="kubeflow/spark-operator Helm chart version.")
-    kube_prometheus_stack: Version = Field(description="prometheus-community/kube-prometheus-stack version.")
-    cluster_autoscaler: Version = Field(description="kubernetes/autoscaler cluster-autoscaler chart version.")
-    external_secrets: Version = Field(description="external-secrets chart version.")
-    nvidia_device_plugin: Version = Field(description="NVIDIA k8s-device-plugin chart version.")
+    spark_operator: ChartVersion = Field(description="kubeflow/spark-operator Helm chart version (a release).")
+    kube_prometheus_stack: ChartVersion = Field(description="prometheus-community/kube-prometheus-stack version.")
+    cluster_autoscaler: ChartVersion = Field(description="kubernetes/autoscaler cluster-autoscaler chart version.")
+    external_secrets: ChartVersion = Field(description="external-secrets chart version.")
+    nvidia_device_plugin: ChartVersion = Field(description="NVIDIA k8s-device-plugin chart version.")
     aws_load_balancer_controller: Version | None = Field(
         default=None,
         # Unset stays out of the exported release, which then matches the stack file's block (what promote moves).
@@ -200,27 +202,33 @@ class PlatformConfig(ConfigModel):
 
 #: AWS's limit of tags per resource (EC2, S3, IAM, EKS, ...).
 AWS_MAX_TAGS = 50
+#: The most tags the platform adds to one resource besides its own three (Name, pool, purpose, a subnet's
+#: kubernetes.io role and cluster tags, the autoscaler's discovery tags).
+RESOURCE_TAG_HEADROOM = 6
 
 
 def tag_problems(tags: Mapping[str, str]) -> list[tuple[str, Any]]:
     """(expected, found) for each way AWS's tagging rules, or the platform's own tags, would refuse `tags`."""
-    allowed = re.compile(r"^[\w .:/=+\-@]*$")
+    allowed = re.compile(r"[\w .:/=+\-@]*")
     problems: list[tuple[str, Any]] = []
-    own = sorted(set(tags) & set(PLATFORM_TAG_KEYS))
+    # The platform's own tags, the `Name` it gives each resource, and the keys Kubernetes and the cluster
+    # autoscaler read (subnet roles, node-group discovery): a user tag there would re-route or hide resources.
+    own = sorted(key for key in tags if key in PLATFORM_TAG_KEYS or key == "Name"
+                 or key.startswith(("kubernetes.io/", "k8s.io/", "eks:", "karpenter")))
     if own:
         problems.append((f"no override of the platform's own tags ({', '.join(PLATFORM_TAG_KEYS)})", own))
-    if len(tags) + len(PLATFORM_TAG_KEYS) + 1 > AWS_MAX_TAGS:  # +1: the per-resource `purpose`-style tag
-        problems.append((f"at most {AWS_MAX_TAGS - len(PLATFORM_TAG_KEYS) - 1} tags (AWS allows {AWS_MAX_TAGS} per "
-                         "resource, the platform sets the rest)", f"{len(tags)} tags"))
+    if len(tags) + len(PLATFORM_TAG_KEYS) + RESOURCE_TAG_HEADROOM > AWS_MAX_TAGS:
+        problems.append((f"at most {AWS_MAX_TAGS - len(PLATFORM_TAG_KEYS) - RESOURCE_TAG_HEADROOM} tags (AWS allows "
+                         f"{AWS_MAX_TAGS} per resource, the platform sets the rest)", f"{len(tags)} tags"))
     secret_looking = sorted(key for key in tags if looks_like_credential(key))
     if secret_looking:
         # Tags are readable by anyone who may describe a resource, and copied into billing reports.
         problems.append(("no credentials in tags (anyone who can describe a resource reads them)", secret_looking))
     for key, value in tags.items():
-        if not 1 <= len(key) <= 128 or not allowed.match(key) or key.lower().startswith("aws:"):
+        if not 1 <= len(key) <= 128 or not allowed.fullmatch(key) or key.lower().startswith("aws:"):
             problems.append(("tag keys of 1-128 letters, digits, spaces and _ . : / = + - @, not starting with "
                              "`aws:`", key[:60]))
-        if len(value) > 256 or not allowed.match(value):
+        if len(value) > 256 or not allowed.fullmatch(value):
             problems.append(("tag values of at most 256 letters, digits, spaces and _ . : / = + - @",
                              f"the value of {key[:60]!r}"))
     return problems

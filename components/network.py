@@ -37,12 +37,22 @@ class NetworkArgs(ConfigModel):
     def _check(self, info: ValidationInfo) -> NetworkArgs:
         if not 16 <= self.vpc_cidr.prefixlen <= 20:
             raise rule_error("vpcCidr", "a CIDR with prefix length /16 to /20", str(self.vpc_cidr))
+        # RFC 1918 or the shared space AWS allows: a public range would shadow those addresses on the internet.
+        if not any(self.vpc_cidr.subnet_of(block) for block in PRIVATE_RANGES):
+            raise rule_error("vpcCidr", "a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10)",
+                             str(self.vpc_cidr))
         if environment_of(info) in ("staging", "prod") and not self.flow_logs.enabled:
             raise rule_error("flowLogs.enabled", f"true in {environment_of(info)}", False)
+        if environment_of(info) == "prod" and self.flow_logs.retention_days < 30:
+            raise rule_error("flowLogs.retentionDays", "at least 30 days in prod", self.flow_logs.retention_days)
         if environment_of(info) == "prod" and self.nat_gateways != "perAz":
             raise rule_error("natGateways", "perAz in prod (one zone's outage must not cut every zone's egress)",
                              self.nat_gateways)
         return self
+
+
+PRIVATE_RANGES = tuple(IPv4Network(block) for block in
+                       ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
 
 
 def eks_cluster_name(context: StackContext) -> str:

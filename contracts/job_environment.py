@@ -58,7 +58,8 @@ def _topics(value: dict[str, str]) -> dict[str, str]:
     """Every exchange gets a topic (a partial map would silently stop ingesting one), each a legal Kafka name."""
     if set(value) != set(EXCHANGES):
         raise ValueError(f"expected a topic for each exchange: {', '.join(EXCHANGES)}")
-    if not all(KAFKA_TOPIC.fullmatch(topic) for topic in value.values()):
+    # Kafka refuses "." and ".." as topic names.
+    if not all(KAFKA_TOPIC.fullmatch(topic) and topic not in (".", "..") for topic in value.values()):
         raise ValueError("expected Kafka topic names of letters, digits, '.', '_' and '-' (at most 249)")
     return value
 

@@ -10,7 +10,8 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 JobName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$")]
-SparkMemory = Annotated[str, StringConstraints(pattern=r"^[1-9]\d*[mg]$")]
+#: Up to 1 TiB (`1024g`, `1048576m`): more than any instance type EKS node groups offer.
+SparkMemory = Annotated[str, StringConstraints(pattern=r"^([1-9]\d{0,6}m|[1-9]\d{0,2}g|10[01]\dg|102[0-4]g)$")]
 #: `module.path:function` — the function the job's entry point calls.
 EntryPoint = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_.]*:[a-z_][a-z0-9_]*$")]
 

@@ -87,6 +87,8 @@ STRING_FORMATS = (
         ("b-1.kafka.internal:9092", "b-1.kafka:9092,b-2.kafka:9092"),
         ("b-1.kafka.internal",),
     ),
+    StringFormat("release version (`X.Y.Z`, no pre-release)", "release versions", ("1.2.3", "v2.5.2"),
+                 ("latest", "1.2", "2.5.0-rc.0")),
     StringFormat("version (`X.Y.Z`)", "versions", ("1.2.3", "v2.5.0-rc.0"), ("latest", "1.2")),
     StringFormat("GitHub repository (`owner/name`)", "GitHub repositories", ("spark-platform/spark-platform",),
                  ("spark-platform", "a/b/c")),

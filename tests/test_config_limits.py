@@ -313,3 +313,47 @@ def test_tuning_stays_open(project_root: Path) -> None:
         "spark.sql.shuffle.partitions": "400", "spark.eventLog.rolling.maxFileSize": "256m",
         "spark.sql.catalog.other.type": "hadoop", "spark.sql.adaptive.enabled": "true",
     }))
+
+
+@pytest.mark.parametrize(
+    ("edit", "path"),
+    [
+        (lambda p: p.setdefault("tags", {}).__setitem__("team", "data\n"), "tags"),
+        (lambda p: p.setdefault("tags", {}).__setitem__("team\n", "data"), "tags"),
+        (lambda p: p.setdefault("tags", {}).__setitem__("Name", "mine"), "tags"),
+        (lambda p: p.setdefault("tags", {}).__setitem__("k8s.io/cluster-autoscaler/enabled", "false"), "tags"),
+        (lambda p: p.setdefault("network", {}).__setitem__("vpcCidr", "8.8.0.0/16"), "network.vpcCidr"),
+        (lambda p: p["release"]["charts"].__setitem__("sparkOperator", "2.5.0-rc.0"), "release.charts.sparkOperator"),
+        (lambda p: p["cluster"].__setitem__("adminRoleArns", [p["cluster"]["deployRoleArn"].upper().replace(
+            "ARN:AWS:IAM::", "arn:aws:iam::").replace(":ROLE/", ":role/")]), "cluster.adminRoleArns"),
+        (lambda p: p.setdefault("spark", {}).__setitem__("catalog", {"kind": "rest",
+                                                                      "restUri": "http://catalog.example.com/"}),
+         "spark.catalog"),
+        (lambda p: p.setdefault("spark", {}).__setitem__("catalog", {
+            "kind": "rest", "restUri": "https://admin:pw@catalog.example.com/"}), "spark.catalog"),
+        (lambda p: p.setdefault("spark", {}).setdefault("connect", {}).__setitem__("serverMemory", "99999999g"),
+         "spark.connect.serverMemory"),
+        (lambda p: p.setdefault("spark", {}).__setitem__("defaultConf", {"spark.sql.defaultCatalog": "other"}),
+         "spark.defaultConf"),
+        (lambda p: p.setdefault("spark", {}).__setitem__("defaultConf", {
+            "spark.hadoop.fs.s3a.connection.ssl.enabled": "false"}), "spark.defaultConf"),
+    ],
+    ids=["tag-value-newline", "tag-key-newline", "tag-Name", "tag-autoscaler", "public-vpc", "chart-prerelease",
+         "role-twice-by-case", "rest-http", "rest-userinfo", "memory", "default-catalog", "s3a-plain-http"],
+)
+def test_hostile_neighbours(project_root: Path, edit: Edit, path: str) -> None:
+    problems = check(project_root, "dev", edit)
+    assert any(path in p for p in problems), problems
+    assert not any("pw@" in p for p in problems)
+
+
+def test_kafka_topic_names_kafka_refuses(project_root: Path) -> None:
+    def edit(platform: dict[str, Any]) -> None:
+        platform["jobs"]["source"] = {"kind": "kafka", "kafka": {"bootstrapServers": "b-1.msk:9098",
+                                                                 "topics": {"binance": "..", "kraken": "t"}}}
+    refused(project_root, "dev", edit, "jobs.source.kafka.topics")
+
+
+def test_prod_keeps_flow_logs_a_month(project_root: Path) -> None:
+    refused(project_root, "prod", lambda p: p["network"]["flowLogs"].__setitem__("retentionDays", 1),
+            "network.flowLogs.retentionDays", "prod")
