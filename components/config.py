@@ -79,7 +79,7 @@ class ChartVersionsArgs(ConfigModel):
     cluster_autoscaler: ChartVersion = Field(description="kubernetes/autoscaler cluster-autoscaler chart version.")
     external_secrets: ChartVersion = Field(description="external-secrets chart version.")
     nvidia_device_plugin: ChartVersion = Field(description="NVIDIA k8s-device-plugin chart version.")
-    aws_load_balancer_controller: Version | None = Field(
+    aws_load_balancer_controller: ChartVersion | None = Field(
         default=None,
         # Unset stays out of the exported release, which then matches the stack file's block (what promote moves).
         exclude_if=lambda version: version is None,
@@ -175,6 +175,32 @@ class PlatformConfig(ConfigModel):
                     f"'{where}[\"{plaintext[0]}\"]' <value>",
                     f"a plaintext value under {', '.join(plaintext)}",
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _jobs_fit_the_container_limits(self) -> PlatformConfig:
+        # Spans two blocks: the jobs namespace's LimitRange refuses any pod above its maximum, so a job whose
+        # driver or executor is bigger could never start.
+        limits = self.namespaces.jobs_container_limits
+        for spec in self.jobs.specs:
+            resources = spec.resources
+            executor_mib = resources.executor_memory_mib + resources.executor_overhead_mib
+            needs = {
+                # Spark adds max(384 MiB, 10%) to the driver's heap (spark.driver.memoryOverhead's default).
+                "driver memory": (resources.driver_memory_mib + max(384, resources.driver_memory_mib // 10),
+                                  limits.max_memory_gib * 1024),
+                "executor memory (with overhead)": (executor_mib, limits.max_memory_gib * 1024),
+                "driver cores": (resources.driver_cores, limits.max_cpu),
+                "executor cores": (resources.executor_cores, limits.max_cpu),
+            }
+            for what, (needed, allowed) in needs.items():
+                if needed > allowed:
+                    raise rule_error(
+                        "namespaces.jobsContainerLimits",
+                        f"room for every enabled job ({spec.name}'s {what} is {needed}"
+                        f"{' MiB' if 'memory' in what else ''})",
+                        f"at most {allowed}{' MiB' if 'memory' in what else ''}",
+                    )
         return self
 
     @model_validator(mode="after")
@@ -297,6 +323,16 @@ def parse_stack_settings(
     if not isinstance(platform, Mapping):
         found = "nothing" if platform is None else f"a {type(platform).__name__}"
         problems.append(ConfigProblem(source, PLATFORM_KEY, f"expected a mapping of settings, found {found}"))
+        raise PlatformConfigError(problems)
+    # A stack file of another environment: every other rule would judge it by the wrong environment's standards.
+    environment = platform.get("environment")
+    if isinstance(environment, str) and environment in ("dev", "staging", "prod") and stack in (
+        "dev", "staging", "prod"
+    ) and environment != stack:
+        problems.append(ConfigProblem(
+            source, f"{PLATFORM_KEY}.environment",
+            f"expected the environment this stack is ({stack!r}), found {environment!r}",
+        ))
         raise PlatformConfigError(problems)
     misplaced = sorted(path for path in secure_paths or () if not secret_capable(path))
     for path in misplaced:

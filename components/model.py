@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -41,6 +41,18 @@ class ConfigModel(BaseModel):
         frozen=True,
         validate_default=True,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, data: Any) -> Any:
+        # YAML `true` would otherwise pass as the number 1 (pydantic's lax mode): `maxSize: true` is a mistake.
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                key = field.alias or name
+                value = data.get(key, data.get(name))
+                if isinstance(value, bool) and field.annotation in (int, float):
+                    raise rule_error(key, "a number, not a boolean", value)
+        return data
 
 
 def rule_error(field: str, expected: str, found: Any) -> PydanticCustomError:

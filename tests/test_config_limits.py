@@ -357,3 +357,28 @@ def test_kafka_topic_names_kafka_refuses(project_root: Path) -> None:
 def test_prod_keeps_flow_logs_a_month(project_root: Path) -> None:
     refused(project_root, "prod", lambda p: p["network"]["flowLogs"].__setitem__("retentionDays", 1),
             "network.flowLogs.retentionDays", "prod")
+
+
+@pytest.mark.parametrize(
+    ("edit", "path"),
+    [
+        (lambda p: p["nodePools"]["executors"].__setitem__("maxSize", True), "nodePools.executors.maxSize"),
+        (lambda p: p.setdefault("spark", {}).setdefault("operator", {}).__setitem__("replicas", True),
+         "spark.operator.replicas"),
+        (lambda p: p.setdefault("namespaces", {}).__setitem__("jobsContainerLimits", {"maxCpu": 1, "maxMemoryGib": 1}),
+         "namespaces.jobsContainerLimits"),
+        (lambda p: p.setdefault("spark", {}).__setitem__("defaultConf", {
+            "spark.kubernetes.driver.container.image": "docker.io/evil/spark:latest"}), "spark.defaultConf"),
+        (lambda p: p.setdefault("spark", {}).__setitem__("defaultConf", {
+            "spark.kubernetes.driver.podTemplateFile": "s3a://attacker/pod.yaml"}), "spark.defaultConf"),
+    ],
+    ids=["bool-max-size", "bool-replicas", "jobs-bigger-than-limits", "driver-image", "pod-template-file"],
+)
+def test_more_hostile_neighbours_in_prod(project_root: Path, edit: Edit, path: str) -> None:
+    problems = check(project_root, "prod", edit)
+    assert any(path in p for p in problems), problems
+
+
+def test_a_stack_file_of_another_environment_names_only_that(project_root: Path) -> None:
+    problems = check(project_root, "prod", lambda p: None, stack_name="dev")
+    assert len(problems) == 1 and "environment" in problems[0], problems
