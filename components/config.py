@@ -324,14 +324,14 @@ def parse_stack_settings(
         found = "nothing" if platform is None else f"a {type(platform).__name__}"
         problems.append(ConfigProblem(source, PLATFORM_KEY, f"expected a mapping of settings, found {found}"))
         raise PlatformConfigError(problems)
-    # A stack file of another environment: every other rule would judge it by the wrong environment's standards.
+    # A stack file of another environment: every other rule would judge it by the wrong environment's standards,
+    # so this is the one problem reported.
     environment = platform.get("environment")
-    if isinstance(environment, str) and environment in ("dev", "staging", "prod") and stack in (
-        "dev", "staging", "prod"
-    ) and environment != stack:
+    if environment in ("dev", "staging", "prod") and stack != environment and not stack.startswith(f"{environment}-"):
         problems.append(ConfigProblem(
             source, f"{PLATFORM_KEY}.environment",
-            f"expected the environment this stack is ({stack!r}), found {environment!r}",
+            f"expected the environment this stack is ('{stack}' is {environment!r} only if named "
+            f"'{environment}' or '{environment}-<suffix>'), found {environment!r}",
         ))
         raise PlatformConfigError(problems)
     misplaced = sorted(path for path in secure_paths or () if not secret_capable(path))
@@ -356,23 +356,17 @@ def parse_stack_settings(
         config = None
     if config is not None and not problems:
         problems.extend(
-            ConfigProblem(source, path, message) for path, message in stack_problems(stack, str(region), config)
+            ConfigProblem(source, path, message) for path, message in stack_problems(str(region), config)
         )
     if problems or config is None:
         raise PlatformConfigError(problems)
     return StackSettings(stack=stack, region=str(region), platform=config, secure_paths=secure_paths)
 
 
-def stack_problems(stack: str, region: str, config: PlatformConfig) -> list[tuple[str, str]]:
-    """(path, message) of what only the stack name and region together with the config can contradict."""
+def stack_problems(region: str, config: PlatformConfig) -> list[tuple[str, str]]:
+    """(path, message) of what only the region together with the config can contradict (the stack name against
+    the environment is checked first, in parse_stack_settings)."""
     problems: list[tuple[str, str]] = []
-    environment = config.environment
-    if stack != environment and not stack.startswith(f"{environment}-"):
-        problems.append((
-            f"{PLATFORM_KEY}.environment",
-            f"expected the environment this stack is ('{stack}' is {environment!r} only if named "
-            f"'{environment}' or '{environment}-<suffix>'), found {environment!r}",
-        ))
     if region not in eks_regions():
         problems.append((REGION_KEY, f"expected a region where EKS runs (botocore's endpoints), found {region!r}"))
         return problems
