@@ -17,6 +17,7 @@ from pydantic import Field, field_validator
 from components.model import ConfigModel
 from components.pod_security import container_security_context, pod_security_context
 from components.spark_conf import S3A_CREDENTIALS_PROVIDER, s3a
+from contracts.jvm import IMAGE_JARS_DIR
 from contracts.kubernetes import ALB_INGRESS_CLASS, IRSA_ROLE_ANNOTATION, history_server_account
 from contracts.lake import EVENT_LOG_PREFIX
 from contracts.node_pools import NodePoolContract
@@ -130,6 +131,8 @@ def history_pod_spec(
                     {"name": "SPARK_HISTORY_OPTS", "value": options},
                     {"name": "SPARK_DAEMON_MEMORY", "value": "1536m"},
                     {"name": "SPARK_USER", "value": "spark"},
+                    # S3A reads the event logs: hadoop-aws and its SDK from the image (contracts/jvm.py).
+                    {"name": "SPARK_DAEMON_CLASSPATH", "value": f"{IMAGE_JARS_DIR}/*"},
                 ],
                 "ports": [{"name": "http", "containerPort": UI_PORT, "protocol": "TCP"}],
                 "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 10},

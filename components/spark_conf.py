@@ -18,7 +18,7 @@ from components.secure_config import looks_like_credential
 from contracts.jobs import JobSpec
 from contracts.kubernetes import DEFAULT_STORAGE_CLASS, SCRATCH_MOUNT_PATH, SCRATCH_VOLUME
 from contracts.lake import DECOMMISSION_FALLBACK_PREFIX, EVENT_LOG_PREFIX, LAKE_CATALOG, WAREHOUSE_PREFIX
-from contracts.spark import TUNED_DEFAULTS
+from contracts.spark import GLUE_CATALOG_IMPL, S3_FILE_IO, TUNED_DEFAULTS
 
 SparkConf = dict[str, pulumi.Input[str]]
 
@@ -27,8 +27,6 @@ S3A_CREDENTIALS_PROVIDER = "com.amazonaws.auth.WebIdentityTokenCredentialsProvid
 PROMETHEUS_SERVLET = "org.apache.spark.metrics.sink.PrometheusServlet"
 #: Where the driver's PrometheusServlet serves driver metrics (executor metrics: /metrics/executors/prometheus).
 PROMETHEUS_SERVLET_PATH = "/metrics/prometheus"
-GLUE_CATALOG_IMPL = "org.apache.iceberg.aws.glue.GlueCatalog"
-S3_FILE_IO = "org.apache.iceberg.aws.s3.S3FileIO"
 #: The RAPIDS accelerator's GPU discovery script inside images/spark-gpu.
 GPU_DISCOVERY_SCRIPT = "/opt/sparkRapidsPlugin/getGpusResources.sh"
 

@@ -20,6 +20,7 @@ from components.rbac import DRIVER_RULES
 from components.spark_conf import merge_conf
 from components.spark_connect_gateway import SparkConnectGateway
 from contracts.jobs import SparkMemory, memory_mib
+from contracts.jvm import LAKE_JARS, SPARK_CONNECT, image_jar_uri
 from contracts.kubernetes import (
     IRSA_ROLE_ANNOTATION,
     SPARK_CONNECT_PORT,
@@ -104,8 +105,12 @@ def connect_spec(
         "image": image,
         "sparkConf": merge_conf(
             conf,
-            # The server creates its executors itself (client mode), as an account that may not create pods.
-            {"spark.kubernetes.authenticate.executor.serviceAccountName": executor_service_account},
+            {
+                # The server creates its executors itself (client mode), as an account that may not create pods.
+                "spark.kubernetes.authenticate.executor.serviceAccountName": executor_service_account,
+                # The Connect server itself and the lakehouse's jars, from the image (contracts/jvm.py).
+                "spark.jars": ",".join(image_jar_uri(jar) for jar in (SPARK_CONNECT, *LAKE_JARS)),
+            },
             CONNECT_SECURITY_CONF,
         ),
         "server": {

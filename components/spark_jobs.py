@@ -28,6 +28,7 @@ from contracts.job_environment import (
     render_env,
 )
 from contracts.jobs import ENTRYPOINT_FILE, JOBS, JobSpec
+from contracts.jvm import image_jar_uri, job_jars
 from contracts.kubernetes import PIPELINE_METRICS_PORT_NAME
 from contracts.lake import (
     EXCHANGES,
@@ -254,6 +255,8 @@ def application_spec(job: JobSpec, target: JobTarget, override: JobOverrideArgs)
         # Tags are immutable (commit or version), so a cached image is always the right one.
         "imagePullPolicy": "IfNotPresent",
         "mainApplicationFile": ENTRYPOINT_FILE,
+        # Exactly the jars the job needs, from the image (contracts/jvm.py, the list the image build downloads).
+        "deps": {"jars": [image_jar_uri(jar) for jar in job_jars(streaming=job.mode == "streaming")]},
         # The entry point and its parameters travel with the job, so the image never looks its spec up by name.
         "arguments": JobInvocation.of(job).arguments(),
         "sparkConf": conf,

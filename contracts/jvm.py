@@ -50,16 +50,46 @@ SPARK_SQL_KAFKA = MavenArtifact("org.apache.spark", f"spark-sql-kafka-0-10_{SCAL
 #: The Spark Connect server: not in the Spark distribution, started by SparkConnect resources (image only).
 SPARK_CONNECT = MavenArtifact("org.apache.spark", f"spark-connect_{SCALA_BINARY}", SPARK_VERSION)
 
+#: hadoop-aws's AWS SDK (v1), which S3A needs at run time.
+AWS_SDK_BUNDLE = MavenArtifact("com.amazonaws", "aws-java-sdk-bundle", AWS_SDK_BUNDLE_VERSION)
+
 #: What a session asks for; Ivy adds their dependencies.
 SESSION_PACKAGES: Final = (ICEBERG_SPARK_RUNTIME, ICEBERG_AWS_BUNDLE, HADOOP_AWS, SPARK_SQL_KAFKA)
 #: Their runtime dependencies the Spark distribution lacks, which the image (no resolver) downloads itself.
 SESSION_DEPENDENCIES: Final = (
-    MavenArtifact("com.amazonaws", "aws-java-sdk-bundle", AWS_SDK_BUNDLE_VERSION),
+    AWS_SDK_BUNDLE,
     MavenArtifact("org.apache.spark", f"spark-token-provider-kafka-0-10_{SCALA_BINARY}", SPARK_VERSION),
     MavenArtifact("org.apache.kafka", "kafka-clients", KAFKA_CLIENTS_VERSION),
     MavenArtifact("org.apache.commons", "commons-pool2", COMMONS_POOL2_VERSION),
 )
 IMAGE_ARTIFACTS: Final = (*SESSION_PACKAGES, *SESSION_DEPENDENCIES, SPARK_CONNECT)
+#: Where the image keeps them: outside Spark's own jars, so a job has exactly the jars its spec lists.
+IMAGE_JARS_DIR: Final = "/opt/spark-platform/jars"
+
+#: What every job needs for the lakehouse: Iceberg (Glue catalog, S3FileIO) and S3A (checkpoints, event logs).
+LAKE_JARS: Final = (
+    ICEBERG_SPARK_RUNTIME,
+    ICEBERG_AWS_BUNDLE,
+    HADOOP_AWS,
+    AWS_SDK_BUNDLE,
+)
+#: What reading Kafka adds: the connector and its own dependencies.
+KAFKA_JARS: Final = tuple(artifact for artifact in IMAGE_ARTIFACTS if artifact not in (*LAKE_JARS, SPARK_CONNECT))
+
+
+def job_jars(*, streaming: bool) -> tuple[MavenArtifact, ...]:
+    """The jars a job's spec lists: the lakehouse's, and Kafka's for the streaming ingest."""
+    return (*LAKE_JARS, *KAFKA_JARS) if streaming else LAKE_JARS
+
+
+def image_jar_uri(artifact: MavenArtifact) -> str:
+    """The jar inside the image, as a rendered spec lists it (`local://`: already on every pod)."""
+    return f"local://{IMAGE_JARS_DIR}/{artifact.jar_name}"
+
+
+def artifact_of_jar_uri(uri: str) -> MavenArtifact | None:
+    """The artifact a rendered `local://` jar URI names (None: not one of the image's)."""
+    return next((artifact for artifact in IMAGE_ARTIFACTS if image_jar_uri(artifact) == uri), None)
 #: images/spark/maven-artifacts.txt, which the Dockerfile reads: one repository path per line.
 IMAGE_ARTIFACTS_FILE: Final = "images/spark/maven-artifacts.txt"
 

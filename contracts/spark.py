@@ -8,6 +8,9 @@ from typing import Final
 #: Spark inside the images (images/spark/Dockerfile `SPARK_VERSION`), reported to the operator as `sparkVersion`.
 SPARK_VERSION: Final = "3.5.7"
 ICEBERG_EXTENSIONS: Final = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
+#: The lakehouse catalog on AWS: Glue Data Catalog for table pointers, Iceberg's S3FileIO for every file.
+GLUE_CATALOG_IMPL: Final = "org.apache.iceberg.aws.glue.GlueCatalog"
+S3_FILE_IO: Final = "org.apache.iceberg.aws.s3.S3FileIO"
 
 #: Settings that hold on a laptop and on the cluster. The cluster conf adds the catalog, S3 and scheduling.
 TUNED_DEFAULTS: Final[dict[str, str]] = {

@@ -170,8 +170,6 @@ def process_bronze_rows(spark: SparkSession, pending: DataFrame, settings: Pipel
     upserts = resolution.upserts.localCheckpoint()
     updated = upserts.join(existing.select("exchange", "trade_id"), ["exchange", "trade_id"], "left_semi").count()
     inserted = upserts.count() - updated
-    if inserted + updated:
-        merge_silver(silver_columns(upserts), tables)
     by_reason = {row["reason"]: row["count"] for row in rejections.groupBy("reason").count().collect()}
     # Each processed record is inserted or rejected; an update lands its record and rejects the one it replaces.
     if processed != inserted + sum(by_reason.values()):
@@ -180,8 +178,12 @@ def process_bronze_rows(spark: SparkSession, pending: DataFrame, settings: Pipel
             f"({by_reason})",
             step="silver",
         )
+    # The DLQ commits first: after a crash between the two commits only silver rows are missing, and their records
+    # are still pending (in neither table) for the next run, which inserts them.
     if by_reason:
         merge_dlq(rejections, tables)
+    if inserted + updated:
+        merge_silver(silver_columns(upserts), tables)
     check_processed(spark, pending, settings)
     return SilverOutcome(processed, inserted, updated, by_reason, drift)
 

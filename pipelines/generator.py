@@ -14,8 +14,6 @@ from pathlib import Path
 MARKETS = {"BTC": 67_000.0, "ETH": 3_500.0, "SOL": 150.0}
 BINANCE_QUOTE = "USDT"
 KRAKEN_QUOTE = "USD"
-#: Mean gap between consecutive trades (uniform 5..400 ms).
-MEAN_GAP = timedelta(milliseconds=202)
 
 #: Bad-record kinds and the outcome each must have. Late, out-of-order and new-field records are valid trades.
 BAD_KINDS: dict[str, str] = {
@@ -30,6 +28,9 @@ BAD_KINDS: dict[str, str] = {
     "new_field": "valid",
 }
 UNEXPECTED_FIELD = "x_fee_tier"
+#: Where a series starts unless told otherwise: a fixed instant, so a seed always gives the same trades (and the
+#: same tables, gold included). Replays measure freshness on their own clock (`PipelineSettings.as_of`).
+REPLAY_START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -44,6 +45,8 @@ class GeneratedRecord:
 @dataclass
 class GeneratedBatch:
     records: list[GeneratedRecord] = field(default_factory=list)
+    #: The series' clock after its last trade (late and out-of-order trades are older).
+    end: datetime = REPLAY_START
 
     def by_exchange(self, exchange: str) -> list[GeneratedRecord]:
         return [record for record in self.records if record.exchange == exchange]
@@ -58,14 +61,14 @@ class GeneratedBatch:
 def generate_trades(
     n: int, *, seed: int, bad_share: float = 0.05, start: datetime | None = None, first_trade_id: int = 1_000_000
 ) -> GeneratedBatch:
-    """`n` trades over both exchanges in time order; `bad_share` of them bad, cycling through every kind. Without
-    `start` the series ends about now (so freshness checks see live-looking data); pass it for fixed output."""
+    """`n` trades over both exchanges in time order from `start` (default `REPLAY_START`); `bad_share` of them bad,
+    cycling through every kind. The same arguments always give the same lines."""
     if not 0 <= bad_share <= 1:
         raise ValueError(f"bad_share must be between 0 and 1, found {bad_share}")
     if n < 0:
         raise ValueError(f"n must be >= 0, found {n}")
     rng = random.Random(seed)
-    clock = start or (datetime.now(UTC) - n * MEAN_GAP).replace(microsecond=0)
+    clock = start or REPLAY_START
     if clock.tzinfo is None:
         raise ValueError(f"start must be timezone-aware (UTC), found {clock.isoformat()}")
     prices = dict(MARKETS)
@@ -95,6 +98,7 @@ def generate_trades(
         if expected == "valid":
             emitted[exchange].append(message)  # only valid trades are re-sent as duplicates
         batch.records.append(GeneratedRecord(exchange, line, kind, expected, _trade_id(line, trade_id)))
+    batch.end = clock
     return batch
 
 

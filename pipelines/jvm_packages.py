@@ -2,8 +2,8 @@
 `spark.jars.packages`, which Spark resolves with its own Ivy (Maven Central, then the local Ivy and Maven caches)
 and caches under `spark.jars.ivy` (default `~/.ivy2`), so only the first run downloads.
 
-`SPK_JARS_ON_CLASSPATH=1` (the Spark image sets it) means the jars are already in `$SPARK_HOME/jars`: nothing is
-resolved."""
+`SPK_JARS_ON_CLASSPATH=1` (the Spark image sets it) means nothing is resolved: in the image the jars are in
+`contracts.jvm.IMAGE_JARS_DIR`, and each job's rendered spec puts the ones it needs on its classpath."""
 
 from __future__ import annotations
 

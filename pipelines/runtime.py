@@ -82,6 +82,9 @@ def build_session(
             settings.update(tuned_defaults(_local_cores(master)))
         settings.update(local_conf(warehouse if warehouse else default_warehouse()))
     settings.update(conf or {})
+    catalog = f"spark.sql.catalog.{LAKE_CATALOG}"
+    if f"{catalog}.catalog-impl" in settings or f"{catalog}.uri" in settings:
+        settings.pop(f"{catalog}.type", None)  # a Glue/REST catalog replaces the local Hadoop one (Iceberg: not both)
     for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()

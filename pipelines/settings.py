@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,9 +33,14 @@ class PipelineSettings(BaseModel):
     #: A trade older than the newest one already seen from its exchange by more than this is flagged late
     #: (kept in silver with is_late = true, never dropped).
     late_after_seconds: int = Field(default=3600, ge=1)
-    #: Freshness check: the newest silver trade may be at most this old (relative to the newest bronze ingest).
+    #: Freshness check: the newest silver trade may be at most this old.
     freshness_seconds: int = Field(default=6 * 3600, ge=1)
+    #: The instant freshness is measured at; None is now. A replay of recorded or generated trades (the demo)
+    #: runs on its own clock, so it passes the end of what it replays.
+    as_of: datetime | None = None
     max_files_per_trigger: int = Field(default=2, ge=1)
+    #: Caps one Kafka micro-batch, so a backlog after an outage is drained in bounded steps.
+    max_offsets_per_trigger: int = Field(default=200_000, ge=1)
     #: Table maintenance: snapshots older than this many days are expired, except the newest `snapshots_retained`
     #: (None: the maintenance job's own defaults).
     snapshot_expiry_days: int | None = Field(default=None, ge=1)

@@ -2,7 +2,7 @@
 # Set up what one make target needs, and nothing more:
 #
 #   scripts/setup.sh plan   the project in .venv with the `spark` extra            (make plan)
-#   scripts/setup.sh demo   plan + Java 17 for local Spark                         (make demo)
+#   scripts/setup.sh demo   plan + Java 17 for local Spark, Maven for the local Kafka broker   (make demo)
 #   scripts/setup.sh lint   the project in .venv with the `dev` extras (ruff, ...)  (make lint)
 #   scripts/setup.sh test   lint + Java 17, Maven, promtool, nginx, checkov in .venv-tools (make test, make setup)
 #
@@ -18,10 +18,10 @@ CHECKOV_SPEC=${CHECKOV_SPEC:-"checkov>=3.2,<4"}
 PIP_FLAGS=(--quiet --disable-pip-version-check)
 
 case "$PROFILE" in
-  plan) EXTRA=spark; NEED_JAVA=; NEED_TEST_TOOLS= ;;
-  demo) EXTRA=spark; NEED_JAVA=1; NEED_TEST_TOOLS= ;;
-  lint) EXTRA=dev; NEED_JAVA=; NEED_TEST_TOOLS= ;;
-  test) EXTRA=dev; NEED_JAVA=1; NEED_TEST_TOOLS=1 ;;
+  plan) EXTRA=spark; NEED_JAVA=; NEED_MAVEN=; NEED_TEST_TOOLS= ;;
+  demo) EXTRA=spark; NEED_JAVA=1; NEED_MAVEN=1; NEED_TEST_TOOLS= ;;
+  lint) EXTRA=dev; NEED_JAVA=; NEED_MAVEN=; NEED_TEST_TOOLS= ;;
+  test) EXTRA=dev; NEED_JAVA=1; NEED_MAVEN=1; NEED_TEST_TOOLS=1 ;;
   -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "setup: unknown profile '$PROFILE' (expected plan, demo, lint or test)" >&2; exit 2 ;;
 esac
@@ -85,7 +85,7 @@ if [ -n "$NEED_TEST_TOOLS" ] && ! command -v promtool >/dev/null 2>&1; then
   MISSING+=("promtool (the alert unit tests)")
   PACKAGES+=(prometheus)
 fi
-if [ -n "$NEED_TEST_TOOLS" ] && ! command -v mvn >/dev/null 2>&1; then
+if [ -n "$NEED_MAVEN" ] && ! command -v mvn >/dev/null 2>&1; then
   MISSING+=("Maven (fetches the local Kafka broker's jars)")
   PACKAGES+=(maven)
 fi
@@ -129,8 +129,8 @@ if installed "$EXTRA" || { [ "$EXTRA" = spark ] && installed dev; }; then
   done_step "ok: up to date with pyproject.toml"
 else
   case "$EXTRA" in
-    spark) what="pulumi, pydantic, pyspark and the Iceberg runtime wheel; about 1 minute the first time" ;;
-    dev) what="pulumi, pyspark, Iceberg, pytest, ruff, schema validators; about 1-2 minutes the first time" ;;
+    spark) what="pulumi, pydantic, pyspark, moto, a Kafka client; about 1 minute the first time" ;;
+    dev) what="pulumi, pyspark, moto, pytest, ruff, schema validators; about 1-2 minutes the first time" ;;
   esac
   step "installing the project into .venv with the '$EXTRA' extra" "$what"
   .venv/bin/pip install "${PIP_FLAGS[@]}" -e ".[$EXTRA]"

@@ -22,6 +22,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from contracts.lake import LAKE_CATALOG, WAREHOUSE_PREFIX
+from contracts.spark import GLUE_CATALOG_IMPL, S3_FILE_IO
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BROKER_POM = PROJECT_ROOT / "tools" / "kafka-broker" / "pom.xml"
 #: Static credentials of the local store only (moto accepts any); never used against AWS.
@@ -106,6 +109,34 @@ class LocalObjectStore:
             "spark.hadoop.fs.s3a.secret.key": LOCAL_SECRET_KEY,
             "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
             "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        }
+
+    def credentials_env(self) -> dict[str, str]:
+        """The environment the AWS SDKs of a local job read (Iceberg's Glue and S3 clients): the store's static
+        credentials and region. On the cluster the same SDKs read the pod's web identity instead."""
+        return {
+            "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
+            "AWS_REGION": LOCAL_REGION,
+            "AWS_DEFAULT_REGION": LOCAL_REGION,
+        }
+
+    def lake_conf(self, bucket: str) -> dict[str, str]:
+        """The cluster's lakehouse catalog, on this store: Iceberg's Glue catalog (moto's Glue) with S3FileIO and an
+        `s3://<bucket>/warehouse` warehouse, plus S3A for checkpoints and event logs. Only the endpoints, path-style
+        access and credentials (`credentials_env`) differ from what components/spark_conf.py renders."""
+        catalog = f"spark.sql.catalog.{LAKE_CATALOG}"
+        return {
+            **self.s3a_conf(),
+            catalog: "org.apache.iceberg.spark.SparkCatalog",
+            f"{catalog}.catalog-impl": GLUE_CATALOG_IMPL,
+            f"{catalog}.io-impl": S3_FILE_IO,
+            f"{catalog}.warehouse": f"s3://{bucket}/{WAREHOUSE_PREFIX}",
+            f"{catalog}.client.region": LOCAL_REGION,
+            f"{catalog}.glue.endpoint": self.endpoint,
+            f"{catalog}.s3.endpoint": self.endpoint,
+            f"{catalog}.s3.path-style-access": "true",
+            "spark.sql.defaultCatalog": LAKE_CATALOG,
         }
 
 

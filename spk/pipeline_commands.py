@@ -128,13 +128,13 @@ def demo_command(
     seed: Annotated[int, typer.Option(help="Random seed of the generated trades.")] = 42,
     root: Annotated[Path | None, typer.Option(help="Demo directory, deleted and rebuilt (default var/demo).")] = None,
 ) -> None:
-    """Generate trades with bad records, run the batch medallion, stream a second wave (killed and restarted),
-    then summarise every layer. Offline; starts clean each run."""
+    """Generate trades with bad records, land them in a local S3 store and run the batch medallion, stream a second
+    wave from a local Kafka broker (stopped and restarted), then summarise every layer. Starts clean each run."""
     if trades < DEMO_MIN_TRADES:  # before Spark starts: a usage error, not a failed job
         fail(f"--trades must be at least {DEMO_MIN_TRADES} (found {trades}): both exchanges need files to stream")
     check_folder(root, "--root")
     with pipeline_errors():
-        from pipelines.demo import DEFAULT_ROOT, run_demo
+        from spk.demo import DEFAULT_ROOT, run_demo
 
         # Drift and DQ warnings are in the summary; logged as well, they would interleave with the progress lines.
         logging.getLogger("pipelines").setLevel(logging.ERROR)
@@ -202,9 +202,17 @@ def print_demo_summary(report: Any, seconds: float) -> None:
     travel = report.time_travel
     console.print(f"[bold]Time travel[/]: silver VERSION AS OF {travel['snapshot_id']} (before streaming) has "
                   f"{travel['rows_then']:,} rows; now {travel['rows_now']:,}")
+    where = Table(title="Where it ran (local stand-ins of the cluster's services, gone when the demo ends)",
+                  title_justify="left")
+    where.add_column("")
+    where.add_column("location")
+    for what, location in report.where.items():
+        where.add_row(what, location)
+    console.print(where)
     console.print("Timings: " + ", ".join(f"{step} {value:.1f}s" for step, value in report.timings.items())
                   + f"; total {seconds:.1f}s")
-    console.print(f"Explore: [bold]{spk_program()} table history silver --root {report.root}[/]")
+    console.print(f"The landed files are kept under {report.root}/raw; to explore tables that stay, run "
+                  f"[bold]{spk_program()} run[/] and then [bold]{spk_program()} table history silver[/]")
 
 
 def register(app: typer.Typer) -> None:

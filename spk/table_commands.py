@@ -42,34 +42,18 @@ def _open(root: Path | None, table: str | None = None) -> tuple[Any, Any, str]:
     except PipelineError as error:
         fail(str(error))
     if not Path(settings.warehouse).is_dir():
-        from pipelines.demo import DEFAULT_ROOT as DEMO_ROOT
-
-        fail(f"{settings.warehouse}: no warehouse there; {_where_tables_are(root, DEMO_ROOT)}")
+        fail(f"{settings.warehouse}: no warehouse there; run `{spk_program()} run <job> --local` first (the "
+             f"tables of `{spk_program()} demo` live in its local object store, only while it runs)")
     with console.status("starting local Spark"), spark_output_hidden():
         spark = build_session("local", app_name="spk-table", warehouse=settings.warehouse)
     return spark, settings, name
 
 
-def _where_tables_are(root: Path | None, demo_root: Path) -> str:
-    """What to run or pass instead: `spk demo` writes its tables under its own root, not the default one."""
-    demo = _shown(demo_root)
-    if root is None and (demo_root / "warehouse").is_dir():
-        return f"the demo's tables are under {demo}: add --root {demo}"
-    return f"run `{spk_program()} demo` (then add --root {demo}) or `{spk_program()} run <job> --local` first"
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve())) or "."
-    except ValueError:
-        return str(path)
-
-
 def _existing(spark: Any, table: str, settings: Any) -> str:
     """`table`, if the warehouse has it: a missing one is bad input (status 2), not a failed job."""
     if not spark.catalog.tableExists(table):
-        fail(f"{table}: no such table in {settings.warehouse} (the jobs of `{spk_program()} run <job> --local` or "
-             f"`{spk_program()} demo` create it)")
+        fail(f"{table}: no such table in {settings.warehouse} (the jobs of `{spk_program()} run <job> --local` "
+             "create it)")
     return table
 
 

@@ -153,13 +153,3 @@ def test_hints_name_the_spk_the_user_can_run(tmp_path: Path, on_path: bool) -> N
     program = "spk" if on_path else str(SPK.relative_to(PROJECT))
     assert f"`{program} run <job> --local`" in result.stderr and f"`{program} demo`" in result.stderr
     assert shutil.which(program, path=path) if on_path else (PROJECT / program).is_file()
-
-
-def test_hint_points_at_the_demo_tables_when_they_are_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from spk.table_commands import _where_tables_are  # pyright: ignore[reportPrivateUsage]
-
-    monkeypatch.chdir(tmp_path)
-    demo = tmp_path / "var" / "demo"
-    assert _where_tables_are(None, demo) == "run `spk demo` (then add --root var/demo) or `spk run <job> --local` first"
-    (demo / "warehouse").mkdir(parents=True)
-    assert _where_tables_are(None, demo) == "the demo's tables are under var/demo: add --root var/demo"

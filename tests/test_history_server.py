@@ -15,6 +15,7 @@ import yaml
 
 from components.history_server import UI_PORT
 from components.spark_conf import S3A_CREDENTIALS_PROVIDER
+from contracts.jvm import IMAGE_JARS_DIR
 from contracts.kubernetes import IRSA_ROLE_ANNOTATION
 from contracts.node_pools import POOL_LABEL
 from spk.engine import render_plan
@@ -43,6 +44,8 @@ def test_reads_the_event_log_prefix_with_irsa(stack_plan: Plan) -> None:
     assert opts["spark.history.fs.logDirectory"] == f"s3a://{bucket}/spark-events"
     assert opts["spark.hadoop.fs.s3a.aws.credentials.provider"] == S3A_CREDENTIALS_PROVIDER
     assert opts["spark.history.fs.cleaner.enabled"] == "false"
+    env = {item["name"]: item["value"] for item in container(stack_plan)["env"]}
+    assert env["SPARK_DAEMON_CLASSPATH"] == f"{IMAGE_JARS_DIR}/*"  # S3A (hadoop-aws + its SDK) from the image
     account = stack_plan.get(SERVICE_ACCOUNT, "history-server-account").inputs
     role = stack_plan.get("aws:iam/role:Role", "history-server-role").inputs["name"]
     assert account["metadata"]["annotations"][IRSA_ROLE_ANNOTATION].endswith(f":role/{role}")

@@ -11,6 +11,7 @@ import kubernetes_validate
 import yaml
 
 from components.pod_security import SAFE_TO_EVICT
+from contracts.jvm import LAKE_JARS, SPARK_CONNECT, image_jar_uri
 from contracts.kubernetes import IRSA_ROLE_ANNOTATION
 from contracts.node_pools import POOL_LABEL
 from spk.plan import Plan
@@ -58,6 +59,8 @@ def test_conf_and_elasticity_from_config(dev_plan: Plan, project_root: Path) -> 
     assert conf["spark.decommission.enabled"] == "true"
     assert conf["spark.sql.shuffle.partitions"] == "32"  # the stack's defaultConf applies to Connect too
     assert conf["spark.kubernetes.authenticate.executor.serviceAccountName"] == "spark-connect-executor"
+    # The server's own jar and the lakehouse's come from the image's list, not Spark's distribution.
+    assert conf["spark.jars"].split(",") == [image_jar_uri(jar) for jar in (SPARK_CONNECT, *LAKE_JARS)]
 
 
 def test_identity_and_rbac(dev_plan: Plan) -> None:

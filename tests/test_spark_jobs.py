@@ -19,7 +19,14 @@ from components.pod_security import SAFE_TO_EVICT
 from components.spark_conf import GPU_DISCOVERY_SCRIPT
 from components.spark_jobs import JobOverrideArgs, JobsArgs, JobTarget, job_environment, render_job
 from contracts.jobs import ENTRYPOINT_FILE, JOBS
-from contracts.jvm import ICEBERG_VERSION
+from contracts.jvm import (
+    HADOOP_AWS,
+    ICEBERG_SPARK_RUNTIME,
+    ICEBERG_VERSION,
+    IMAGE_ARTIFACTS_FILE,
+    SPARK_SQL_KAFKA,
+    artifact_of_jar_uri,
+)
 from contracts.lake import database_prefix
 from contracts.node_pools import GPU_RESOURCE, POOL_LABEL, node_pool_contract
 from contracts.spark import SPARK_VERSION, TUNED_DEFAULTS
@@ -149,6 +156,20 @@ def test_image_entrypoint_and_environment(stack_plan: Plan, project_root: Path) 
             env = {entry["name"]: entry["value"] for entry in spec[role]["env"]}
             assert env["SPK_DATABASE_PREFIX"] == database_prefix(stack_plan.stack), name
             assert env["SPK_RAW_URI"].startswith("s3a://spark-platform-"), name
+
+
+def test_each_job_lists_exactly_the_image_jars_it_needs(stack_plan: Plan, project_root: Path) -> None:
+    """The jars come from the image's list (contracts/jvm.py, which the image build downloads) and only the
+    streaming ingest brings Kafka's connector."""
+    downloaded = {line.rsplit("/", 1)[1] for line in (project_root / IMAGE_ARTIFACTS_FILE).read_text().splitlines()
+                  if not line.startswith("#")}
+    for name, resource in job_resources(stack_plan).items():
+        jars = application(resource)["deps"]["jars"]
+        artifacts = [artifact_of_jar_uri(jar) for jar in jars]
+        assert None not in artifacts, (name, jars)
+        assert {jar.rsplit("/", 1)[1] for jar in jars} <= downloaded, name
+        assert (SPARK_SQL_KAFKA in artifacts) == (JOBS[name].mode == "streaming"), name
+        assert ICEBERG_SPARK_RUNTIME in artifacts and HADOOP_AWS in artifacts, name
 
 
 def test_batch_schedules_and_streaming_restarts(stack_plan: Plan) -> None:

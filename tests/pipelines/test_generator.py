@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.generator import BAD_KINDS, UNEXPECTED_FIELD, generate_trades, write_raw_files
+from pipelines.generator import BAD_KINDS, REPLAY_START, UNEXPECTED_FIELD, generate_trades, write_raw_files
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -124,10 +124,14 @@ def test_late_and_out_of_order_events_go_back_in_time(batch) -> None:
     assert lags["out_of_order"] and all(0 < lag < 3600 for lag in lags["out_of_order"])
 
 
-def test_default_start_ends_about_now() -> None:
-    batch = generate_trades(500, seed=1)
-    newest = max(json.loads(r.line)["T"] / 1000 for r in batch.by_exchange("binance") if r.kind == "ok")
-    assert abs(newest - datetime.now(UTC).timestamp()) < 600
+def test_the_same_seed_gives_the_same_lines_whatever_the_day() -> None:
+    first, second = generate_trades(500, seed=1), generate_trades(500, seed=1)
+    assert [r.line for r in first.records] == [r.line for r in second.records]
+    assert first.end == second.end > REPLAY_START
+    oldest = min(json.loads(r.line)["T"] / 1000 for r in first.by_exchange("binance") if r.kind == "ok")
+    newest = max(json.loads(r.line)["T"] / 1000 for r in first.by_exchange("binance") if r.kind == "ok")
+    assert REPLAY_START.timestamp() <= oldest < newest <= first.end.timestamp()
+    assert [r.line for r in generate_trades(500, seed=2).records] != [r.line for r in first.records]
 
 
 @pytest.mark.parametrize(
