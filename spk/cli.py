@@ -171,6 +171,7 @@ def _register_commands() -> None:
         pipeline_commands,
         policy_commands,
         promote,
+        rehearse,
         stack_commands,
         table_commands,
     )
@@ -184,6 +185,7 @@ def _register_commands() -> None:
     cost_commands.register(app)
     manifests.register(app)
     bootstrap.register(app)
+    rehearse.register(app)
 
 
 _register_commands()
