@@ -57,6 +57,16 @@ def wait_for_port(port: int, *, timeout: float, alive: Any = None, what: str) ->
             time.sleep(0.2)
 
 
+def wait_until_listening(process: subprocess.Popen[Any], port: int, *, timeout: float, what: str, log: Path) -> None:
+    """Wait for a started `process` to listen on `port`; if it exits first or is too slow, the error ends with the
+    last lines of its `log`."""
+    try:
+        wait_for_port(port, timeout=timeout, alive=lambda: process.poll() is None, what=what)
+    except LocalServiceError as error:
+        tail = log.read_text(errors="replace").strip().splitlines()[-5:] if log.exists() else []
+        raise LocalServiceError("\n".join([str(error), *tail])) from None
+
+
 class LocalObjectStore:
     """moto's S3 server on loopback. `s3a_conf()` is the Spark conf that points S3A at it."""
 
@@ -199,12 +209,11 @@ class LocalKafka:
             ["java", "-Xmx512m", "-cp", classpath, "kafka.Kafka", str(properties)], stdout=log, stderr=log,
         )
         try:
-            wait_for_port(self.port, timeout=90, alive=lambda: self._process is not None
-                          and self._process.poll() is None, what="the local Kafka broker")
-        except LocalServiceError as error:
-            tail = (self._data / "broker.log").read_text(errors="replace").strip().splitlines()[-5:]
+            wait_until_listening(self._process, self.port, timeout=90, what="the local Kafka broker",
+                                 log=self._data / "broker.log")
+        except LocalServiceError:
             self.__exit__(None, None, None)
-            raise LocalServiceError(f"{error}\n" + "\n".join(tail)) from None
+            raise
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,

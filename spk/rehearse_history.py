@@ -12,11 +12,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-from contracts.jvm import IMAGE_ARTIFACTS, MavenArtifact
+from contracts.jvm import IMAGE_ARTIFACTS, IMAGE_JARS_DIR, MavenArtifact
 from pipelines.jvm_packages import IVY_ENV
 from spk.errors import SpkError
 from spk.local_services import free_port
-from spk.rehearse_jars import IMAGE_JAR_DIR, artifact_of
+from spk.rehearse_jars import artifact_of
 from spk.rehearse_plan import HistoryServer
 from spk.rehearse_report import HistoryReport, first_error
 from spk.rehearse_run import ENVIRONMENT_CREDENTIALS, Override, spark_home
@@ -52,7 +52,7 @@ def daemon_artifacts(classpath: str) -> list[MavenArtifact]:
     """The rendered SPARK_DAEMON_CLASSPATH's image jars (a `<dir>/*` entry means all of them)."""
     artifacts: list[MavenArtifact] = []
     for entry in (e for e in classpath.split(":") if e.strip()):
-        if entry.rstrip("/") in (f"{IMAGE_JAR_DIR}/*", IMAGE_JAR_DIR):
+        if entry.rstrip("/") in (f"{IMAGE_JARS_DIR}/*", IMAGE_JARS_DIR):
             artifacts += IMAGE_ARTIFACTS
         else:
             artifacts.append(artifact_of(entry, "History Server: SPARK_DAEMON_CLASSPATH"))

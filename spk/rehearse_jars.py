@@ -14,15 +14,16 @@ from contracts.jvm import (
     ICEBERG_AWS_BUNDLE,
     ICEBERG_SPARK_RUNTIME,
     IMAGE_ARTIFACTS,
+    IMAGE_JARS_DIR,
     SPARK_CONNECT,
     SPARK_SQL_KAFKA,
     MavenArtifact,
+    artifact_of_jar_uri,
 )
 from spk.errors import SpkError
 
-#: Where the image keeps the platform's jars (images/spark/Dockerfile).
-IMAGE_JAR_DIR = "/opt/spark-platform/jars"
-IMAGE_JAR_URI = f"local://{IMAGE_JAR_DIR}/"
+#: How a rendered spec names one of the image's jars (contracts/jvm.py `image_jar_uri`).
+IMAGE_JAR_URI = f"local://{IMAGE_JARS_DIR}/"
 
 #: What a failure looks like when an artifact is not on the classpath: a class of its packages, or its data source.
 _PROVIDES: tuple[tuple[re.Pattern[str], MavenArtifact], ...] = (
@@ -51,10 +52,10 @@ class JarList:
 
 def artifact_of(jar: str, where: str) -> MavenArtifact:
     """`local:///opt/spark-platform/jars/hadoop-aws-3.3.4.jar` -> contracts/jvm.py's HADOOP_AWS."""
-    name = jar.strip().removeprefix(IMAGE_JAR_URI).removeprefix(f"{IMAGE_JAR_DIR}/")
-    for artifact in IMAGE_ARTIFACTS:
-        if artifact.jar_name == name:
-            return artifact
+    name = jar.strip().removeprefix(IMAGE_JAR_URI).removeprefix(f"{IMAGE_JARS_DIR}/")
+    artifact = artifact_of_jar_uri(f"{IMAGE_JAR_URI}{name}")
+    if artifact is not None:
+        return artifact
     raise SpkError(
         f"{where}: {jar} is not one of the image's jars ({IMAGE_JAR_URI}<artifact>-<version>.jar from "
         f"contracts/jvm.py: {', '.join(a.jar_name for a in IMAGE_ARTIFACTS)})"

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from spk.iam_access import Request, evaluate
-from spk.local_services import LocalServiceError, free_port, wait_for_port
+from spk.local_services import LocalServiceError, free_port, wait_until_listening
 from spk.rehearse_aws import ACCOUNT_ID, ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY, REGION
 from spk.rehearse_plan import RehearsalPlan, Role
 
@@ -64,12 +64,11 @@ class LocalAws:
             text=True,
         )
         try:
-            wait_for_port(self.port, timeout=60, what="the rehearsal's local AWS (moto)",
-                          alive=lambda: self._process is not None and self._process.poll() is None)
-        except LocalServiceError as error:
-            tail = (self._folder / "server.log").read_text(errors="replace").strip().splitlines()[-5:]
+            wait_until_listening(self._process, self.port, timeout=60, what="the rehearsal's local AWS (moto)",
+                                 log=self._folder / "server.log")
+        except LocalServiceError:
             self.__exit__(None, None, None)
-            raise LocalServiceError(f"{error}\n" + "\n".join(tail)) from None
+            raise
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
