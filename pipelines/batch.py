@@ -15,7 +15,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from contracts.lake import EXCHANGES
-from pipelines.errors import ConservationError, PipelineError
+from pipelines.errors import ConservationError, PipelineError, as_pipeline_error
 from pipelines.locations import exists, list_entries, literal_path
 from pipelines.quality import DriftFinding, report_drift
 from pipelines.settings import PipelineSettings
@@ -24,10 +24,11 @@ from pipelines.transforms.bronze import lines_to_raw, to_bronze
 from pipelines.transforms.gold import ohlcv
 from pipelines.transforms.silver import (
     DUPLICATE,
+    decide,
     deduplicate,
-    parse_and_validate,
     resolve_against_existing,
     silver_columns,
+    split_decided,
     to_rejections,
 )
 
@@ -44,6 +45,9 @@ class SilverOutcome:
     updated: int = 0
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     drift: list[DriftFinding] = field(default_factory=list)
+    #: What was written (materialised), for metrics that must not read the tables again.
+    upserts: DataFrame | None = None
+    rejections: DataFrame | None = None
 
     @property
     def rejected(self) -> int:
@@ -101,8 +105,12 @@ class MedallionResult:
 
 
 def read_raw_files(spark: SparkSession, raw_uri: str) -> DataFrame | None:
-    """Every `<raw_uri>/<exchange>/*.jsonl` as raw rows (exchange, payload, origin, position); None if none.
-    Listed through Hadoop's FileSystem, so a local path and an `s3a://` landing prefix read alike."""
+    """Every `<raw_uri>/<exchange>/*.jsonl` as raw rows (exchange, payload, origin, position, payload_bytes); None
+    if none. Listed through Hadoop's FileSystem, so a local path and an `s3a://` landing prefix read alike. Files
+    are read as bytes (bronze is byte-for-byte); `*.jsonl` files Spark's listing hides (`_x.jsonl`, `.x.jsonl`)
+    are read too, and every other entry is reported: nothing in a landing directory is skipped silently."""
+    from pipelines.sources import read_whole_files, report_unread_files
+
     if not exists(spark, raw_uri):
         if "://" in raw_uri and not raw_uri.startswith("file:"):
             return None  # an object store has no empty directories: a landing prefix nothing landed in yet
@@ -112,17 +120,14 @@ def read_raw_files(spark: SparkSession, raw_uri: str) -> DataFrame | None:
         log.warning("%s: ignoring directories of unknown exchanges: %s", raw_uri, ", ".join(unknown))
     frames = []
     for exchange in EXCHANGES:
-        files = [
-            literal_path(entry.uri)
-            for entry in list_entries(spark, f"{raw_uri.rstrip('/')}/{exchange}")
-            if not entry.is_directory and entry.name.endswith(".jsonl")
-        ]
-        if not files:
-            continue
-        # wholetext must be the argument: text() passes its own wholetext=False over an earlier .option().
-        contents = spark.read.text(files, wholetext=True)
-        contents = contents.select(F.col("_metadata.file_path").alias("path"), F.col("value").alias("content"))
-        frames.append(lines_to_raw(contents, F.lit(exchange)))
+        files = report_unread_files(spark, f"{raw_uri.rstrip('/')}/{exchange}", streaming=False)
+        contents = []
+        if files.listed:
+            listed = spark.read.format("binaryFile").load([literal_path(entry.uri) for entry in files.listed])
+            contents.append(listed.select(F.col("_metadata.file_path").alias("path"), F.col("content")))
+        if files.hidden:
+            contents.append(read_whole_files(spark, files.hidden))
+        frames += [lines_to_raw(content, F.lit(exchange)) for content in contents]
     if not frames:
         return None
     return reduce(DataFrame.unionByName, frames)
@@ -145,30 +150,34 @@ def run_bronze(spark: SparkSession, settings: PipelineSettings) -> dict[str, int
     return {"bronze_new": count}
 
 
-def process_bronze_rows(spark: SparkSession, pending: DataFrame, settings: PipelineSettings) -> SilverOutcome:
-    """Validate, deduplicate and write one set of not-yet-processed bronze rows (batch and streaming share it)."""
+def process_bronze_rows(
+    spark: SparkSession, pending: DataFrame, settings: PipelineSettings, *, processed: int | None = None
+) -> SilverOutcome:
+    """Validate, deduplicate and write one set of not-yet-processed bronze rows (batch and streaming share it).
+    `processed`: the row count of an already materialised `pending` (the streaming batch knows it)."""
     tables = settings.tables
-    pending = pending.localCheckpoint()
-    processed = pending.count()
+    if processed is None:
+        pending = pending.localCheckpoint()
+        processed = pending.count()
     if not processed:
         return SilverOutcome()
-    drift = report_drift(spark, pending, tables, run_id=uuid.uuid4().hex)
-    result = parse_and_validate(pending, late_after_seconds=settings.late_after_seconds)
+    # Parsed and decided once; silver, the DLQ and drift all read this materialised result.
+    result = split_decided(decide(pending).localCheckpoint(), late_after_seconds=settings.late_after_seconds)
+    drift = report_drift(spark, result.keyed if result.keyed is not None else pending, tables, run_id=uuid.uuid4().hex)
     unique, duplicates = deduplicate(result.valid)
     existing = spark.table(tables.silver).select("exchange", "trade_id", "event_version", "record_id")
     resolution = resolve_against_existing(unique, existing)
-    superseded_rows = resolution.superseded.join(spark.table(tables.bronze), "record_id")
-    rejections = reduce(
-        DataFrame.unionByName,
-        [
-            result.rejected,
-            to_rejections(duplicates, F.lit(DUPLICATE)),
-            to_rejections(resolution.stale_incoming, F.lit(DUPLICATE)),
-            to_rejections(superseded_rows, F.lit(DUPLICATE)),
-        ],
-    ).localCheckpoint()
     upserts = resolution.upserts.localCheckpoint()
-    updated = upserts.join(existing.select("exchange", "trade_id"), ["exchange", "trade_id"], "left_semi").count()
+    superseded = resolution.superseded.localCheckpoint()
+    rejected = [
+        result.rejected,
+        to_rejections(duplicates, F.lit(DUPLICATE)),
+        to_rejections(resolution.stale_incoming, F.lit(DUPLICATE)),
+    ]
+    updated = superseded.count()
+    if updated:  # rare: only then is bronze read, for the payloads of the silver rows being replaced
+        rejected.append(to_rejections(superseded.join(spark.table(tables.bronze), "record_id"), F.lit(DUPLICATE)))
+    rejections = reduce(DataFrame.unionByName, rejected).localCheckpoint()
     inserted = upserts.count() - updated
     by_reason = {row["reason"]: row["count"] for row in rejections.groupBy("reason").count().collect()}
     # Each processed record is inserted or rejected; an update lands its record and rejects the one it replaces.
@@ -184,17 +193,7 @@ def process_bronze_rows(spark: SparkSession, pending: DataFrame, settings: Pipel
         merge_dlq(rejections, tables)
     if inserted + updated:
         merge_silver(silver_columns(upserts), tables)
-    check_processed(spark, pending, settings)
-    return SilverOutcome(processed, inserted, updated, by_reason, drift)
-
-
-def check_processed(spark: SparkSession, pending: DataFrame, settings: PipelineSettings) -> None:
-    """Conservation for one run: every processed bronze record is now in silver or the DLQ."""
-    tables = settings.tables
-    landed = spark.table(tables.silver).select("record_id").unionByName(spark.table(tables.dlq).select("record_id"))
-    lost = pending.select("record_id").join(landed, "record_id", "left_anti").count()
-    if lost:
-        raise ConservationError(f"{lost} bronze records are in neither silver nor the DLQ", step="silver")
+    return SilverOutcome(processed, inserted, updated, by_reason, drift, upserts=upserts, rejections=rejections)
 
 
 def run_silver(spark: SparkSession, settings: PipelineSettings) -> dict[str, Any]:
@@ -242,8 +241,8 @@ def run_medallion(
             return action()
         except PipelineError:
             raise
-        except Exception as error:  # Spark/Iceberg errors get the step they happened in
-            raise PipelineError(str(error).splitlines()[0] if str(error) else repr(error), step=step) from error
+        except Exception as error:  # Spark/Iceberg errors get the step they happened in, with their real cause
+            raise as_pipeline_error(error, step=step) from error
         finally:
             seconds[step] = round(time.perf_counter() - started, 2)
 

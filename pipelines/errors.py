@@ -20,8 +20,10 @@ _AUTHORIZATION = re.compile(r"(?i)(\bauthorization[\"']?\s*[=:]\s*[\"']?)(?:(?:b
 #: `scheme://user:password@host`: the credentials part of a URL.
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)")
 #: A bare AWS secret access key: 40 base64 characters mixing cases and digits (a hex digest never has upper case).
-_BARE_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]*[a-z])(?=[A-Za-z0-9/+]*[A-Z])(?=[A-Za-z0-9/+]*\d)"
-                          r"[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_BARE_SECRET = re.compile(
+    r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]*[a-z])(?=[A-Za-z0-9/+]*[A-Z])(?=[A-Za-z0-9/+]*\d)"
+    r"[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
+)
 
 
 def redact(text: str) -> str:
@@ -34,19 +36,24 @@ def redact(text: str) -> str:
 
 
 class PipelineError(Exception):
-    """A failure with its context: `job <name> / step <step>: <what happened>` — redacted."""
+    """A failure with its context: `job <name> / step <step> / table <table>: <what happened>` — redacted."""
 
-    def __init__(self, message: str, *, job: str | None = None, step: str | None = None) -> None:
-        self.job, self.step = job, step
+    def __init__(
+        self, message: str, *, job: str | None = None, step: str | None = None, table: str | None = None
+    ) -> None:
+        self.job, self.step, self.table = job, step, table
         self.detail = redact(message)
-        context = " / ".join(part for part in (f"job {job}" if job else "", f"step {step}" if step else "") if part)
+        parts = (f"job {job}" if job else "", f"step {step}" if step else "", f"table {table}" if table else "")
+        context = " / ".join(part for part in parts if part)
         super().__init__(f"{context}: {self.detail}" if context else self.detail)
 
-    def with_context(self, *, job: str | None = None, step: str | None = None) -> PipelineError:
+    def with_context(
+        self, *, job: str | None = None, step: str | None = None, table: str | None = None
+    ) -> PipelineError:
         """The same error with missing context filled in (an inner step knows the step, the runner the job)."""
-        if (job is None or self.job) and (step is None or self.step):
+        if (job is None or self.job) and (step is None or self.step) and (table is None or self.table):
             return self
-        copy = type(self)(self.detail, job=self.job or job, step=self.step or step)
+        copy = type(self)(self.detail, job=self.job or job, step=self.step or step, table=self.table or table)
         copy.__cause__ = self.__cause__
         return copy
 
@@ -59,24 +66,38 @@ class DataQualityError(PipelineError):
     """A fail-fast data-quality check failed."""
 
 
+#: Py4J's wrapper line: it names a proxy object and a method ("o1920.localCheckpoint"), never what went wrong.
+_PY4J_WRAPPER = re.compile(r"^An error occurred while calling [\w$.]+\.?$")
+#: A task failure inside "Job aborted due to stage failure: ... most recent failure: Lost task ... (...): <cause>".
+_LOST_TASK = re.compile(r"most recent failure: Lost task .*?\): (.+)$")
+#: Java stack frames and their continuation lines: noise after the message.
+_STACK_LINE = re.compile(r"^(at |\.\.\. \d+ more|Driver stacktrace:|JVM stacktrace:)")
+
+
 def first_line(error: BaseException) -> str:
-    """The useful one-line summary of any error (Spark/Py4J errors carry a JVM stack trace after line one)."""
+    """The useful one-line summary of any error: for a Spark/Py4J error, the Java exception that caused it (its
+    class and message, the innermost `Caused by:` when there is one), not the Py4J wrapper or a stack frame."""
     text = str(error).strip()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line.lstrip(": ").strip() for line in lines if not _PY4J_WRAPPER.match(line)]
+    lines = [line for line in lines if line and not _STACK_LINE.match(line)]
     if not lines:
         return type(error).__name__
-    line = lines[0]
-    # Py4J wraps the JVM message: "An error occurred while calling o123.sql.\n: org.apache...Exception: msg".
-    if line.startswith("An error occurred while calling") and len(lines) > 1:
-        line = lines[1].lstrip(": ")
+    causes = [line.removeprefix("Caused by:").strip() for line in lines if line.startswith("Caused by:")]
+    line = causes[-1] if causes else lines[0]
+    lost = _LOST_TASK.search(line)
+    if lost:
+        line = lost.group(1)
     return line if len(line) <= 500 else line[:497] + "..."
 
 
-def as_pipeline_error(error: BaseException, *, job: str | None = None, step: str | None = None) -> PipelineError:
-    """Any error as a PipelineError with context and a redacted one-line message (the traceback stays in
-    `__cause__` for a debugger, never in what is printed)."""
+def as_pipeline_error(
+    error: BaseException, *, job: str | None = None, step: str | None = None, table: str | None = None
+) -> PipelineError:
+    """Any error as a PipelineError with context and a redacted one-line message naming its cause (the traceback
+    stays in `__cause__` for a debugger, never in what is printed)."""
     if isinstance(error, PipelineError):
-        return error.with_context(job=job, step=step)
-    wrapped = PipelineError(first_line(error), job=job, step=step)
+        return error.with_context(job=job, step=step, table=table)
+    wrapped = PipelineError(first_line(error), job=job, step=step, table=table)
     wrapped.__cause__ = error
     return wrapped

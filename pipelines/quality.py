@@ -159,7 +159,12 @@ def _row_condition(check: NotNull | InRange | Accepted | RowRule) -> tuple[str, 
 
 
 def _evaluate_table(
-    spark: SparkSession, tables: TableNames, table: str, checks: Sequence[Check], freshness_seconds: int
+    spark: SparkSession,
+    tables: TableNames,
+    table: str,
+    checks: Sequence[Check],
+    freshness_seconds: int,
+    as_of: datetime | None = None,
 ) -> list[CheckResult]:
     frame = spark.table(getattr(tables, table))
     layer = table  # the DQ table's `layer`: bronze | silver | dlq | gold_minute | gold_hour
@@ -192,7 +197,8 @@ def _evaluate_table(
                     check.severity,
                 )
             )
-    now = datetime.now(UTC).replace(tzinfo=None)  # session time zone is UTC; Spark returns naive datetimes
+    # Session time zone is UTC; Spark returns naive datetimes. A replay measures at its own clock (`as_of`).
+    now = (as_of or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     for i, check in enumerate(fresh):
         newest = stats[f"_f{i}"]
         age = None if newest is None else (now - newest).total_seconds()
@@ -230,7 +236,9 @@ def evaluate(spark: SparkSession, settings: PipelineSettings, checks: Sequence[C
         if not isinstance(check, Conserved):
             by_table.setdefault(check.table, []).append(check)
     for table, table_checks in by_table.items():
-        results += _evaluate_table(spark, settings.tables, table, table_checks, settings.freshness_seconds)
+        results += _evaluate_table(
+            spark, settings.tables, table, table_checks, settings.freshness_seconds, settings.as_of
+        )
     results += [_conservation(spark, settings.tables, check) for check in checks if isinstance(check, Conserved)]
     return QualityReport(uuid.uuid4().hex, tuple(results))
 
@@ -304,12 +312,14 @@ def detect_drift(raw: DataFrame, exchange: str) -> list[DriftFinding]:
     """Fields of `exchange`'s well-formed JSON payloads (column `payload`; rows of other exchanges are ignored
     when there is an `exchange` column) compared with its declared schema: fields not declared (`new`), declared
     but absent (`missing`), or present with another JSON kind than declared (`changed`). Malformed JSON is the
-    DLQ's business, not drift."""
+    DLQ's business, not drift. A `json_keys` column (silver's `ValidationResult.keyed`) is used as the keys when
+    present, so the payloads are not parsed again."""
     schema = RAW_SCHEMAS.get(exchange)
     if schema is None:
         raise ValueError(f"no declared schema for exchange {exchange!r}; expected one of {sorted(RAW_SCHEMAS)}")
     rows = raw.where(F.col("exchange") == exchange) if "exchange" in raw.columns else raw
-    keyed = rows.select("payload", F.json_object_keys("payload").alias("keys")).where(F.col("keys").isNotNull())
+    keys = F.col("json_keys") if "json_keys" in raw.columns else F.json_object_keys("payload")
+    keyed = rows.select("payload", keys.alias("keys")).where(F.col("keys").isNotNull())
     declared = {f.name: _JSON_KINDS.get(f.dataType.simpleString(), ()) for f in schema.fields}
     aggregates = [F.count(F.lit(1)).alias("_rows")]
     for i, (name, kinds) in enumerate(declared.items()):

@@ -6,26 +6,37 @@ What a source reads is described by a `SourceSpec` (pure data, testable without 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from functools import reduce
-from typing import Literal
+from typing import Any, Literal
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StringType, StructField, StructType
+from pyspark.sql.types import BinaryType, LongType, StringType, StructField, StructType, TimestampType
 
 from contracts.job_environment import JOB_SETTINGS
 from contracts.lake import EXCHANGES
 from pipelines.errors import PipelineError
-from pipelines.locations import ensure_directory
+from pipelines.locations import Entry, ensure_directory, list_entries
 from pipelines.schemas import RAW_COLUMNS
 from pipelines.settings import PipelineSettings
 from pipelines.transforms.bronze import lines_to_raw
 
-#: A whole JSON-lines file per row: bronze keeps payloads byte-for-byte, so lines are split, never parsed, here.
-RAW_FILE = StructType([StructField("value", StringType(), False)])
-#: Caps one micro-batch on the cluster so a backlog after an outage is drained in bounded steps.
-KAFKA_MAX_OFFSETS_PER_TRIGGER = 200_000
+log = logging.getLogger(__name__)
+
+#: A whole JSON-lines file per row, as bytes (Spark's `binaryFile` source): bronze keeps payloads byte-for-byte,
+#: so lines are split, never decoded or parsed, before `lines_to_raw`.
+RAW_FILE = StructType(
+    [
+        StructField("path", StringType(), True),
+        StructField("modificationTime", TimestampType(), True),
+        StructField("length", LongType(), True),
+        StructField("content", BinaryType(), True),
+    ]
+)
+#: The files a JSON-lines source ingests.
+RAW_SUFFIX = ".jsonl"
 KAFKA_CONNECTOR = "org.apache.spark:spark-sql-kafka-0-10_2.12"
 #: The job-environment variable that carries the brokers (named by the contract, never spelled here).
 BOOTSTRAP_VARIABLE = next(s.variable for s in JOB_SETTINGS if s.field == "kafka_bootstrap_servers")
@@ -47,10 +58,9 @@ def file_specs(settings: PipelineSettings) -> list[SourceSpec]:
     return [
         SourceSpec(
             kind="files",
-            format="text",
+            format="binaryFile",
             options={
-                "wholetext": "true",
-                "pathGlobFilter": "*.jsonl",  # the generator writes `.tmp` then renames: never a half file
+                "pathGlobFilter": f"*{RAW_SUFFIX}",  # the generator writes `.tmp` then renames: never a half file
                 "maxFilesPerTrigger": str(settings.max_files_per_trigger),
             },
             path=settings.raw_exchange_uri(exchange),
@@ -82,7 +92,7 @@ def kafka_spec(settings: PipelineSettings) -> SourceSpec:
             "startingOffsets": "earliest",
             # Offsets that expired before we read them are data loss: fail loudly instead of skipping on.
             "failOnDataLoss": "true",
-            "maxOffsetsPerTrigger": str(KAFKA_MAX_OFFSETS_PER_TRIGGER),
+            "maxOffsetsPerTrigger": str(settings.max_offsets_per_trigger),
         },
     )
 
@@ -118,8 +128,74 @@ def _load(spark: SparkSession, spec: SourceSpec) -> DataFrame:
 def _files_raw(spark: SparkSession, spec: SourceSpec) -> DataFrame:
     assert spec.path is not None and spec.exchange is not None
     ensure_directory(spark, spec.path)
-    files = _load(spark, spec).select(F.col("_metadata.file_path").alias("path"), F.col("value").alias("content"))
+    report_unread_files(spark, spec.path, streaming=True)
+    files = _load(spark, spec).select(F.col("_metadata.file_path").alias("path"), F.col("content"))
     return lines_to_raw(files, F.lit(spec.exchange)).select([F.col(f.name) for f in RAW_COLUMNS.fields])
+
+
+def is_hidden(name: str) -> bool:
+    """Spark's file listing skips these names (Hadoop's convention for metadata and files being written)."""
+    return name.startswith(("_", "."))
+
+
+@dataclass(frozen=True)
+class RawFiles:
+    """One exchange directory sorted out: what Spark reads, what it hides, what is not a raw file at all."""
+
+    listed: list[Entry]  # *.jsonl files Spark's file sources see
+    hidden: list[Entry]  # *.jsonl files whose names start with `_` or `.`: Spark's listing skips them
+    other: list[Entry]  # anything else (other suffixes, `.tmp` files still being written, directories)
+
+
+def sort_raw_files(spark: SparkSession, directory: str) -> RawFiles:
+    entries = list_entries(spark, directory)
+    raw = [e for e in entries if not e.is_directory and e.name.endswith(RAW_SUFFIX)]
+    return RawFiles(
+        listed=[e for e in raw if not is_hidden(e.name)],
+        hidden=[e for e in raw if is_hidden(e.name)],
+        other=[e for e in entries if e not in raw],
+    )
+
+
+def report_unread_files(spark: SparkSession, directory: str, *, streaming: bool) -> RawFiles:
+    """Log every entry of `directory` a file source will not ingest, so nothing there is lost without a trace.
+    A stream cannot see hidden `*.jsonl` files at all (Spark's listing skips them): rename them to ingest them."""
+    files = sort_raw_files(spark, directory)
+    if files.hidden and streaming:
+        log.warning(
+            "%s: %d file(s) will never be streamed: Spark's file listing skips names starting with '_' or '.' "
+            "(rename them, or run the batch ingest, which reads them): %s",
+            directory,
+            len(files.hidden),
+            ", ".join(e.name for e in files.hidden),
+        )
+    if files.other:
+        log.warning(
+            "%s: %d entr(y/ies) not ingested (only *%s files are raw input): %s",
+            directory,
+            len(files.other),
+            RAW_SUFFIX,
+            ", ".join(e.name + ("/" if e.is_directory else "") for e in files.other),
+        )
+    return files
+
+
+def read_whole_files(spark: SparkSession, entries: list[Entry]) -> DataFrame:
+    """Files as (path, content bytes) rows, read through Hadoop's FileSystem on the driver: for the hidden files
+    Spark's own sources refuse to list (rare and small, so the driver is fine). `path` is the URI in the form
+    Spark's `_metadata.file_path` gives, so record ids do not depend on which reader read a file."""
+    context: Any = spark.sparkContext
+    jvm, configuration = context._jvm, context._jsc.hadoopConfiguration()
+    rows = []
+    for entry in entries:
+        path = jvm.org.apache.hadoop.fs.Path(entry.uri)
+        stream = path.getFileSystem(configuration).open(path)
+        try:
+            content = bytes(jvm.org.apache.commons.io.IOUtils.toByteArray(stream))
+        finally:
+            stream.close()
+        rows.append((str(path.toUri().toString()), bytearray(content)))
+    return spark.createDataFrame(rows, "path string, content binary")
 
 
 def _kafka_raw(records: DataFrame, topics: dict[str, str]) -> DataFrame:
@@ -131,4 +207,8 @@ def _kafka_raw(records: DataFrame, topics: dict[str, str]) -> DataFrame:
         F.coalesce(F.col("value").cast("string"), F.lit("")).alias("payload"),
         F.concat_ws("-", F.col("topic"), F.col("partition").cast("string")).alias("origin"),
         F.col("offset").cast("long").alias("position"),
+        # The exact bytes whenever the value is not valid UTF-8 (its text then shows U+FFFD).
+        F.when(F.encode(F.col("value").cast("string"), "UTF-8") != F.col("value"), F.col("value"))
+        .otherwise(F.lit(None).cast("binary"))
+        .alias("payload_bytes"),
     )

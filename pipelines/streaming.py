@@ -1,9 +1,10 @@
 """Streaming ingest: the batch medallion's bronze and silver steps, fed micro-batch by micro-batch from the
 source seam (Kafka on the cluster, files locally), one query with its own checkpoint.
 
-Exactly-once results come from idempotent writes, not from trusting batch ids: bronze is an insert-only MERGE on
-the record id (a replayed batch inserts nothing), silver only takes records that are in neither silver nor the
-DLQ yet, and `merge_silver` lets a newer event version win whatever order files or offsets arrive in.
+Exactly-once results come from idempotent writes, not from trusting batch ids: bronze appends only the rows it
+does not hold yet (checked against the files whose offsets overlap the batch's), silver only takes records that
+are in neither silver nor the DLQ yet, and `merge_silver` lets a newer event version win whatever order files or
+offsets arrive in.
 
 SIGTERM/SIGINT ask the query to stop: the micro-batch in flight finishes, the query stops, the run returns."""
 
@@ -24,12 +25,12 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
-from pipelines.batch import process_bronze_rows
+from pipelines.batch import SilverOutcome, process_bronze_rows
 from pipelines.errors import PipelineError, as_pipeline_error
 from pipelines.metrics import PipelineMetrics, current_metrics
 from pipelines.settings import PipelineSettings
 from pipelines.sources import open_stream
-from pipelines.tables import append_bronze, ensure_tables
+from pipelines.tables import append, ensure_tables
 from pipelines.transforms.bronze import to_bronze
 from pipelines.transforms.silver import DUPLICATE
 
@@ -134,38 +135,38 @@ def write_micro_batch(
     started = time.perf_counter()
     tables = settings.tables
     incoming = to_bronze(raw).localCheckpoint()  # fixes ingest_time once for every later read of the batch
-    seen = spark.table(tables.bronze).select("record_id", F.lit(True).alias("_seen"))
+    flagged = _flag_seen(spark, incoming, tables.bronze).localCheckpoint()
     counts = (
-        incoming.join(seen, "record_id", "left")
-        .groupBy("exchange")
-        .agg(F.count(F.lit(1)).alias("input"), F.count(F.when(F.col("_seen").isNull(), 1)).alias("new"))
+        flagged.groupBy("exchange")
+        .agg(F.count(F.lit(1)).alias("input"), F.count(F.when(~F.col("_seen"), 1)).alias("new"))
         .collect()
     )
     input_by_source = {row["exchange"]: row["input"] for row in counts}
     new_by_source = {row["exchange"]: row["new"] for row in counts if row["new"]}
+    new_rows = flagged.where(~F.col("_seen")).drop("_seen")
     if new_by_source:
-        append_bronze(incoming, tables)  # insert-only MERGE on record_id: rows already in bronze are skipped
-    if sum(new_by_source.values()) == sum(input_by_source.values()):
-        pending = incoming  # all new to bronze, so in neither silver nor the DLQ yet
+        append(new_rows, tables.bronze)  # only rows bronze does not hold: a re-read offset is not appended twice
+    new_total, input_total = sum(new_by_source.values()), sum(input_by_source.values())
+    if new_total == input_total:
+        # All new to bronze, so in neither silver nor the DLQ yet (they only ever hold bronze's records).
+        outcome = process_bronze_rows(spark, new_rows, settings, processed=new_total)
     else:
         # A replayed batch: take what bronze holds (its first ingest time) for records not yet refined.
         done = spark.table(tables.silver).select("record_id").unionByName(spark.table(tables.dlq).select("record_id"))
         ids = incoming.select("record_id")
         pending = spark.table(tables.bronze).join(ids, "record_id", "left_semi").join(done, "record_id", "left_anti")
-        pending = pending.localCheckpoint()  # fixed before the writes below change what "not yet refined" means
-    outcome = process_bronze_rows(spark, pending, settings)
+        outcome = process_bronze_rows(spark, pending, settings)
     committed_at = time.time()
 
     metrics.input("bronze", input_by_source)
     metrics.processed("bronze", new_by_source)
     metrics.dead_lettered("silver", outcome.rejected_by_reason)
-    if outcome.processed:
-        _record_silver(spark, pending, settings, metrics, committed_at)
+    _record_silver(outcome, metrics, committed_at)
     metrics.committed(committed_at)
     return BatchReport(
         batch_id=batch_id,
-        input_records=sum(input_by_source.values()),
-        bronze_new=sum(new_by_source.values()),
+        input_records=input_total,
+        bronze_new=new_total,
         silver_written=outcome.inserted + outcome.updated,
         dlq_by_reason=dict(outcome.rejected_by_reason),
         seconds=round(time.perf_counter() - started, 3),
@@ -173,35 +174,43 @@ def write_micro_batch(
     )
 
 
-def _counts(frame: DataFrame, column: str) -> dict[str, int]:
-    return {row[column]: row["count"] for row in frame.groupBy(column).count().collect()}
-
-
-def _record_silver(
-    spark: SparkSession, pending: DataFrame, settings: PipelineSettings, metrics: PipelineMetrics, committed_at: float
-) -> None:
-    """Per-source silver rows, duplicates, newest event time and latency of the records this batch processed."""
-    tables = settings.tables
-    ids = pending.select("record_id")
-    landed = (
-        spark.table(tables.silver)
-        .join(ids, "record_id", "left_semi")
-        .groupBy("exchange")
-        .agg(
-            F.count(F.lit(1)).alias("rows"),
-            F.max(F.unix_micros("event_time")).alias("newest"),
-            F.avg(F.unix_micros("event_time")).alias("mean"),
-        )
-        .collect()
+def _flag_seen(spark: SparkSession, incoming: DataFrame, bronze: str) -> DataFrame:
+    """`incoming` + `_seen`: already in bronze. Only bronze files whose positions overlap the batch's are read:
+    offsets grow per partition, so the files of older batches are skipped by their column statistics."""
+    bounds = incoming.agg(F.min("position").alias("low"), F.max("position").alias("high")).first()
+    assert bounds is not None  # a global aggregate always yields one row
+    if bounds["low"] is None:
+        return incoming.withColumn("_seen", F.lit(False))
+    existing = (
+        spark.table(bronze)
+        .where(F.col("position").between(bounds["low"], bounds["high"]))
+        .select("record_id", F.lit(True).alias("_seen"))
     )
-    metrics.processed("silver", {row["exchange"]: row["rows"] for row in landed})
-    for row in landed:
-        metrics.newest_record(row["exchange"], row["newest"] / 1e6)
-    if landed:
+    joined = incoming.join(existing, "record_id", "left")
+    return joined.withColumn("_seen", F.coalesce(F.col("_seen"), F.lit(False)))
+
+
+def _record_silver(outcome: SilverOutcome, metrics: PipelineMetrics, committed_at: float) -> None:
+    """Per-source silver rows, duplicates, newest event time and latency of what this batch wrote (from the
+    materialised writes, not by reading the tables again)."""
+    if outcome.upserts is not None and outcome.inserted + outcome.updated:
+        landed = (
+            outcome.upserts.groupBy("exchange")
+            .agg(
+                F.count(F.lit(1)).alias("rows"),
+                F.max(F.unix_micros("event_time")).alias("newest"),
+                F.avg(F.unix_micros("event_time")).alias("mean"),
+            )
+            .collect()
+        )
+        metrics.processed("silver", {row["exchange"]: row["rows"] for row in landed})
+        for row in landed:
+            metrics.newest_record(row["exchange"], row["newest"] / 1e6)
         mean_event = sum(row["mean"] * row["rows"] for row in landed) / sum(row["rows"] for row in landed) / 1e6
         metrics.latency(committed_at - mean_event)
-    duplicates = spark.table(tables.dlq).where(F.col("reason") == DUPLICATE).join(ids, "record_id", "left_semi")
-    metrics.duplicates(_counts(duplicates, "exchange"))
+    if outcome.rejections is not None and outcome.duplicates:
+        duplicates = outcome.rejections.where(F.col("reason") == DUPLICATE).groupBy("exchange").count().collect()
+        metrics.duplicates({row["exchange"]: row["count"] for row in duplicates})
 
 
 class _BatchFunction:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import StructType
+from pyspark.sql.types import DataType, DecimalType, StructType
 
 from contracts.lake import TableNames
 from pipelines.schemas import BRONZE, DLQ, DQ_RESULTS, GOLD, SCHEMA_DRIFT, SILVER
@@ -38,6 +38,27 @@ def ensure_tables(spark: SparkSession, tables: TableNames) -> None:
             f"CREATE TABLE IF NOT EXISTS {name} ({_ddl(schema)}) USING iceberg "
             f"PARTITIONED BY ({partitioning}) TBLPROPERTIES ({TABLE_PROPERTIES})"
         )
+        evolve(spark, name, schema)
+
+
+def evolve(spark: SparkSession, name: str, schema: StructType) -> None:
+    """Bring a table made by an earlier release up to `schema`: new columns are added (nullable, as Iceberg
+    requires) and decimals widened in place; Iceberg changes only metadata, no data file is rewritten."""
+    current = {field.name: field.dataType for field in spark.table(name).schema.fields}
+    for field in schema.fields:
+        if field.name not in current:
+            spark.sql(f"ALTER TABLE {name} ADD COLUMN `{field.name}` {field.dataType.simpleString()}")
+        elif _widens(current[field.name], field.dataType):
+            spark.sql(f"ALTER TABLE {name} ALTER COLUMN `{field.name}` TYPE {field.dataType.simpleString()}")
+
+
+def _widens(old: DataType, new: DataType) -> bool:
+    return (
+        isinstance(old, DecimalType)
+        and isinstance(new, DecimalType)
+        and old.scale == new.scale
+        and new.precision > old.precision
+    )
 
 
 def _merge(view: DataFrame, sql: str, name: str) -> None:

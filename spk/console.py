@@ -93,6 +93,24 @@ def user_errors() -> Iterator[None]:
 
 
 @contextmanager
+def jvm_stdout_hidden() -> Iterator[None]:
+    """Ivy prints its resolution settings to standard output when Spark's JVM starts: point it at /dev/null for the
+    start, unless --verbose (spk's own output is written before and after)."""
+    if verbose():
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+@contextmanager
 def spark_output_hidden() -> Iterator[None]:
     """Keep the JVM's start-up lines (log4j warnings, Ivy resolution, "Setting default log level") out of spk's
     output: Spark inherits standard error when it starts, so it is pointed at /dev/null for the start, unless

@@ -41,6 +41,7 @@ from pipelines.recovery import current_snapshot_id, read_at
 from pipelines.runtime import PROJECT_ROOT, build_session
 from pipelines.settings import PipelineSettings
 from pipelines.streaming import AVAILABLE_NOW, BatchReport, StopSignal, run_stream
+from spk.console import jvm_stdout_hidden
 from spk.local_services import LocalKafka, LocalObjectStore
 
 DEFAULT_ROOT = PROJECT_ROOT / "var" / "demo"
@@ -185,7 +186,8 @@ def _run(
         batch_wave = generate_trades(trades, seed=seed, bad_share=0.05)
         files = land_files(store, batch_wave, root, settings)
         say(f"landed {files} files")
-    with _timed(timings, "session", say, "starting local Spark (Iceberg on Glue + S3FileIO, event logs in S3)"):
+    starting = "starting local Spark (Iceberg on Glue + S3FileIO, event logs in S3)"
+    with _timed(timings, "session", say, starting), jvm_stdout_hidden():
         spark = build_session("local", app_name="spk-demo", warehouse=settings.warehouse, conf=session_conf(store))
     with _timed(timings, "batch medallion", say, "batch medallion: landing files -> bronze -> silver + DLQ -> gold"):
         medallion = run_medallion(spark, settings, progress=lambda step: say(f"batch medallion: {step}"))

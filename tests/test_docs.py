@@ -234,3 +234,10 @@ def test_the_configuration_reference_reads_as_a_user_writes_config() -> None:
     # The override's own keys are documented in their own section.
     section = reference.split("## `spark-platform:platform.jobs.overrides.<job>`", 1)[1].split("\n## ", 1)[0]
     assert "| `suspend` |" in section and "| `conf` |" in section
+
+
+def test_the_reason_code_table_is_the_catalogue(project_root: Path) -> None:
+    from pipelines.schemas import REASONS
+
+    documented = re.findall(r"^\| `([A-Z0-9_:<>a-z]+)` \|", (project_root / "docs" / "pipelines.md").read_text(), re.M)
+    assert documented == list(REASONS)

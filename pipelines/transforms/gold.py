@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from pipelines.schemas import AMOUNT, GOLD, PRICE
@@ -38,14 +38,22 @@ def ohlcv(silver: DataFrame, grain: Grain) -> DataFrame:
         F.col("high").cast(PRICE).alias("high"),
         F.col("low").cast(PRICE).alias("low"),
         F.col("close").cast(PRICE).alias("close"),
-        F.col("volume").cast(PRICE).alias("volume"),
+        F.col("volume").cast(AMOUNT).alias("volume"),
         F.col("value_usd").cast(AMOUNT).alias("value_usd"),
-        # decimal(28,10) numerator: Spark keeps the quotient at scale 10 instead of cutting it to 6.
-        (F.col("value_usd").cast("decimal(28,10)") / F.col("volume")).cast(PRICE).alias("vwap"),
+        _vwap(F.col("value_usd"), F.col("volume")).alias("vwap"),
         "trade_count",
         "binance_trades",
         "kraken_trades",
     ).select([F.col(f.name) for f in GOLD.fields])
+
+
+def _vwap(value_usd: Column, volume: Column) -> Column:
+    """value / volume at PRICE's scale. A decimal(28,10) numerator keeps the quotient at scale 10 (Spark cuts a
+    wider one's to 6), so it is used whenever the bar's value fits it; a bigger bar (silver's bounds allow about
+    a million maximal trades before that) divides at full width instead of overflowing to null."""
+    exact = value_usd.cast("decimal(28,10)") / volume.cast(AMOUNT)
+    wide = value_usd.cast(AMOUNT) / volume.cast(AMOUNT)
+    return F.when(value_usd < 10**18, exact.cast(PRICE)).otherwise(wide.cast(PRICE))
 
 
 def affected_windows(changed_silver: DataFrame, grain: Grain) -> DataFrame:

@@ -68,3 +68,19 @@ def test_any_error_becomes_one_redacted_line() -> None:
     assert "\n" not in str(wrapped)
     assert wrapped.__cause__ is py4j_like
     assert first_line(ValueError()) == "ValueError"
+
+
+def test_a_failed_spark_action_names_its_java_cause_not_the_py4j_call() -> None:
+    py4j = RuntimeError(
+        "An error occurred while calling o1920.localCheckpoint.\n: org.apache.spark.SparkException: Job aborted due "
+        "to stage failure: Task 0 in stage 7.0 failed 1 times, most recent failure: Lost task 0.0 in stage 7.0 "
+        "(TID 9) (10.0.0.5 executor driver): java.lang.ArithmeticException: long overflow\n"
+        "\tat java.base/java.lang.Math.multiplyExact(Math.java:1004)\n"
+        "Caused by: java.lang.ArithmeticException: long overflow\n\tat ...\n"
+    )
+    assert first_line(py4j) == "java.lang.ArithmeticException: long overflow"
+    wrapped = as_pipeline_error(py4j, step="silver", table="lake.silver.trades")
+    assert str(wrapped) == "step silver / table lake.silver.trades: java.lang.ArithmeticException: long overflow"
+    without_caused_by = RuntimeError(str(py4j.args[0]).split("\tat")[0])
+    assert first_line(without_caused_by) == "java.lang.ArithmeticException: long overflow"
+    assert first_line(RuntimeError("An error occurred while calling o7.sql")) == "RuntimeError"

@@ -93,3 +93,11 @@ def test_affected_windows_are_the_bars_a_change_touches(spark: SparkSession) -> 
         ("BTC-USD", datetime(2026, 11, 2, 9, 0)),
         ("BTC-USD", datetime(2026, 11, 2, 9, 1)),
     ]
+
+
+def test_a_bar_beyond_the_exact_vwap_width_still_gets_every_column(spark: SparkSession) -> None:
+    """Two 1e21 USD trades: the bar's value exceeds decimal(28,10), so the VWAP divides at full width."""
+    minute = datetime(2026, 11, 2, 9, 0)
+    trades = [("binance", "1", "BTC-USD", "1000000000", "1000000000000", minute)] * 2
+    (bar,) = ohlcv(_silver(spark, [trades[0], ("kraken", "2", *trades[1][2:])]), "minute").collect()
+    assert (bar.volume, bar.value_usd, bar.vwap) == (D(2 * 10**12), D(2 * 10**21), D(10**9))

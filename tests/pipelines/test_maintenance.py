@@ -26,7 +26,7 @@ def test_maintenance_compacts_expires_and_removes_orphans(
     ensure_tables(spark, tables)
     ingest = datetime(2026, 11, 2, 9, 0)
     for commit in range(6):  # six micro-batch-sized commits: six small files, six snapshots
-        rows = [(f"r{commit}-{i}", "kraken", "{}", "file:/raw/k.jsonl", i, ingest) for i in range(5)]
+        rows = [(f"r{commit}-{i}", "kraken", "{}", "file:/raw/k.jsonl", i, ingest, None) for i in range(5)]
         spark.createDataFrame(rows, BRONZE).writeTo(tables.bronze).append()
     before = sorted(spark.table(tables.bronze).collect())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -68,7 +68,8 @@ def test_drift_reporting_never_crashes_the_job(
 
 @pytest.fixture
 def landed(spark: SparkSession, pipeline_settings: PipelineSettings) -> PipelineSettings:
-    write_raw_files(generate_trades(40, seed=6, bad_share=0.2), Path(pipeline_settings.raw_uri))  # ends about now
+    recent = datetime.now(UTC) - timedelta(minutes=10)  # so the freshness check passes
+    write_raw_files(generate_trades(40, seed=6, bad_share=0.2, start=recent), Path(pipeline_settings.raw_uri))
     run_medallion(spark, pipeline_settings)
     return pipeline_settings
 

@@ -16,7 +16,7 @@ from pipelines.tables import ensure_tables
 
 def _commit(spark: SparkSession, table: str, ids: range) -> None:
     now = datetime(2026, 11, 2, 9, 0)
-    rows = [(f"r{i}", "binance", f'{{"t":{i}}}', "file:/raw/a.jsonl", i, now) for i in ids]
+    rows = [(f"r{i}", "binance", f'{{"t":{i}}}', "file:/raw/a.jsonl", i, now, None) for i in ids]
     spark.createDataFrame(rows, BRONZE).writeTo(table).append()
 
 
@@ -76,4 +76,4 @@ def test_spk_table_without_a_warehouse_is_a_clean_usage_error(tmp_path) -> None:
 
     result = CliRunner().invoke(app, ["table", "history", "silver", "--root", str(tmp_path / "nothing")])
     assert result.exit_code == 2
-    assert "no warehouse there; run `spk demo`" in result.output and "Traceback" not in result.output
+    assert "no warehouse there; run `spk run <job> --local` first" in result.output and "Traceback" not in result.output

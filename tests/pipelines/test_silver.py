@@ -62,7 +62,7 @@ CASES = [
 
 def _bronze(spark: SparkSession, rows: list[tuple[str, str]], origin: str = "file:/raw/a.jsonl") -> DataFrame:
     raw = spark.createDataFrame(
-        [(exchange, payload, origin, i + 1) for i, (exchange, payload) in enumerate(rows)], RAW_COLUMNS
+        [(exchange, payload, origin, i + 1, None) for i, (exchange, payload) in enumerate(rows)], RAW_COLUMNS
     )
     return to_bronze(raw, ingest_time=F.lit(ARRIVED).cast("timestamp"))
 

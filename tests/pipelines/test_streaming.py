@@ -151,8 +151,8 @@ def test_file_source_reads_whole_files_per_exchange(pipeline_settings: PipelineS
         ("kraken", "kraken"),
     ]
     for spec in specs:
-        assert spec.format == "text"
-        assert spec.options == {"wholetext": "true", "pathGlobFilter": "*.jsonl", "maxFilesPerTrigger": "5"}
+        assert spec.format == "binaryFile"  # bytes: bronze keeps payloads byte-for-byte
+        assert spec.options == {"pathGlobFilter": "*.jsonl", "maxFilesPerTrigger": "5"}
 
 
 def test_kafka_source_is_configured_from_settings(pipeline_settings: PipelineSettings) -> None:
