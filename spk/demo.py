@@ -205,7 +205,8 @@ def _run(
                        for exchange in topics})
     # A few micro-batches (rate-limited like a backlog on the cluster), measured on the replay's own clock.
     stream_settings = settings.model_copy(update={
-        "max_offsets_per_trigger": -(-stream_trades // STREAM_BATCHES), "as_of": stream_wave.end,
+        # Kafka splits the cap over the partitions rounding down: one more per topic keeps it to STREAM_BATCHES.
+        "max_offsets_per_trigger": -(-stream_trades // STREAM_BATCHES) + len(topics), "as_of": stream_wave.end,
     })
     stop = StopSignal()
     metrics = PipelineMetrics("trades-streaming")
