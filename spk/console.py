@@ -6,7 +6,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -93,37 +93,31 @@ def user_errors() -> Iterator[None]:
 
 
 @contextmanager
-def jvm_stdout_hidden() -> Iterator[None]:
-    """Ivy prints its resolution settings to standard output when Spark's JVM starts: point it at /dev/null for the
-    start, unless --verbose (spk's own output is written before and after)."""
+def _to_devnull(stream: TextIO, descriptor: int) -> Iterator[None]:
+    """Point standard output (1) or error (2) at /dev/null for a child that inherits it, unless --verbose. The
+    descriptor, not `stream.fileno()`: a test runner's stand-in stream has none."""
     if verbose():
         yield
         return
-    sys.stdout.flush()
-    saved = os.dup(1)
+    stream.flush()
+    saved = os.dup(descriptor)
     try:
         with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
+            os.dup2(devnull.fileno(), descriptor)
         yield
     finally:
-        os.dup2(saved, 1)
+        os.dup2(saved, descriptor)
         os.close(saved)
 
 
-@contextmanager
-def spark_output_hidden() -> Iterator[None]:
+def jvm_stdout_hidden() -> AbstractContextManager[None]:
+    """Ivy prints its resolution settings to standard output when Spark's JVM starts: point it at /dev/null for the
+    start, unless --verbose (spk's own output is written before and after)."""
+    return _to_devnull(sys.stdout, 1)
+
+
+def spark_output_hidden() -> AbstractContextManager[None]:
     """Keep the JVM's start-up lines (log4j warnings, Ivy resolution, "Setting default log level") out of spk's
     output: Spark inherits standard error when it starts, so it is pointed at /dev/null for the start, unless
     --verbose. Failures still surface as Python exceptions, reported as usual."""
-    if verbose():
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+    return _to_devnull(sys.stderr, 2)

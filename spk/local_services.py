@@ -57,6 +57,15 @@ def wait_for_port(port: int, *, timeout: float, alive: Any = None, what: str) ->
             time.sleep(0.2)
 
 
+def stop_process(process: subprocess.Popen[Any], *, timeout: float) -> None:
+    """Wait for a process asked to stop (terminated, or its stdin closed); kill it if it does not within `timeout`."""
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 def wait_until_listening(process: subprocess.Popen[Any], port: int, *, timeout: float, what: str, log: Path) -> None:
     """Wait for a started `process` to listen on `port`; if it exits first or is too slow, the error ends with the
     last lines of its `log`."""
@@ -220,11 +229,7 @@ class LocalKafka:
                  traceback: TracebackType | None) -> None:
         if self._process is not None:
             self._process.terminate()
-            try:
-                self._process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=10)
+            stop_process(self._process, timeout=20)
             self._process = None
         self._cleanup()
 

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from spk.iam_access import Request, evaluate
-from spk.local_services import LocalServiceError, free_port, wait_until_listening
+from spk.local_services import LocalServiceError, free_port, stop_process, wait_until_listening
 from spk.rehearse_aws import ACCOUNT_ID, ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY, REGION
 from spk.rehearse_plan import RehearsalPlan, Role
 
@@ -76,11 +76,7 @@ class LocalAws:
         if self._process is not None:
             if self._process.stdin is not None:
                 self._process.stdin.close()
-            try:
-                self._process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=10)
+            stop_process(self._process, timeout=15)
             self._process = None
 
     def client(self, service: str, credentials: SessionCredentials | None = None) -> Any:
