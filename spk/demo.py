@@ -99,6 +99,12 @@ def _timed(timings: dict[str, float], step: str, progress: Progress, message: st
         timings[step] = round(time.perf_counter() - started, 1)
 
 
+def _interrupted(run: Any) -> None:
+    """The streaming query stops gracefully on SIGINT too; for the demo a Ctrl-C means stop the demo."""
+    if run.stopped_by == "SIGINT":
+        raise KeyboardInterrupt
+
+
 def demo_settings(store: LocalObjectStore, kafka: LocalKafka) -> PipelineSettings:
     """The cluster's layout in the demo's bucket: landing files, an `s3://` warehouse, `s3a://` checkpoints."""
     return PipelineSettings(
@@ -138,7 +144,7 @@ def run_demo(
     *, trades: int = 20_000, seed: int = 42, root: Path = DEFAULT_ROOT, progress: Progress | None = None
 ) -> DemoReport:
     if trades < 20:
-        raise PipelineError(f"--trades must be at least 20 (found {trades}): both exchanges need trades to stream")
+        raise PipelineError(f"--trades must be at least 20 (found {trades})")
     say = progress or (lambda _message: None)
     timings: dict[str, float] = {}
     prepare_root(root)
@@ -210,14 +216,16 @@ def _run(
     })
     stop = StopSignal()
     metrics = PipelineMetrics("trades-streaming")
+    # Signals reach the main thread only (where run_stream handles them); foreachBatch calls back on another.
+    on_main_thread = threading.current_thread() is threading.main_thread()
 
     def stop_after_some(report: BatchReport) -> None:
         say(f"streaming: micro-batch {report.batch_id} committed ({report.input_records} records)")
         if report.batch_id + 1 == STOP_AFTER:
             say("streaming: sending SIGTERM (graceful stop after this micro-batch)")
-            if threading.current_thread() is threading.main_thread():
+            if on_main_thread:
                 os.kill(os.getpid(), signal.SIGTERM)
-            else:  # signals reach the main thread only; a caller on another thread gets the same stop
+            else:  # run_demo called off the main thread has no handler: the same stop, requested directly
                 stop.request("SIGTERM")
 
     def report_batch(report: BatchReport) -> None:
@@ -227,8 +235,10 @@ def _run(
         first = run_stream(
             spark, stream_settings, trigger=AVAILABLE_NOW, metrics=metrics, on_batch=stop_after_some, stop=stop
         )
+        _interrupted(first)
         say(f"streaming: stopped by {first.stopped_by}; restarting from the checkpoint")
         second = run_stream(spark, stream_settings, trigger=AVAILABLE_NOW, metrics=metrics, on_batch=report_batch)
+        _interrupted(second)
     with _timed(timings, "gold", say, "gold: folding the streamed trades into the bars"):
         run_gold(spark, settings)
     with _timed(timings, "quality", say, "data quality: checks on every layer"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import shutil
 import socket
 import subprocess
@@ -55,6 +56,22 @@ def wait_for_port(port: int, *, timeout: float, alive: Any = None, what: str) ->
             if time.monotonic() > deadline:
                 raise LocalServiceError(f"{what} did not listen on port {port} within {timeout:.0f} s") from None
             time.sleep(0.2)
+
+
+def _dying_with_parent(command: list[str]) -> list[str]:
+    """`command` made to get SIGTERM when its parent dies, however it dies (kill -9, or spk's forced exit after a
+    Ctrl-C), through util-linux's `setpriv` (Debian has it); without it, the parent's own cleanup is all there is.
+    Not `preexec_fn`: that is unsafe once the process has threads, and the object store's server is one."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", *command] if setpriv else command
+
+
+def _remove_orphaned_brokers(cache: Path) -> None:
+    """Data folders (`broker-<pid>-*`) of brokers whose starting process is gone."""
+    for folder in cache.glob("broker-*-*"):
+        owner = folder.name.split("-")[1]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def stop_process(process: subprocess.Popen[Any], *, timeout: float) -> None:
@@ -201,9 +218,19 @@ class LocalKafka:
     def __enter__(self) -> LocalKafka:
         self.cache.mkdir(parents=True, exist_ok=True)
         libs = broker_libs(self.cache)
-        self._data = Path(tempfile.mkdtemp(prefix="broker-", dir=self.cache))
-        properties = self._data / "server.properties"
-        properties.write_text(self._properties(self._data / "logs"))
+        _remove_orphaned_brokers(self.cache)
+        # The folder carries our pid: a later start removes it if we died before our own cleanup could.
+        self._data = Path(tempfile.mkdtemp(prefix=f"broker-{os.getpid()}-", dir=self.cache))
+        try:
+            self._start(libs, self._data)
+        except BaseException:  # also Ctrl-C while it starts: never leave a broker or its folder behind
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _start(self, libs: Path, data: Path) -> None:
+        properties = data / "server.properties"
+        properties.write_text(self._properties(data / "logs"))
         classpath = f"{libs}/*"
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         formatted = subprocess.run(
@@ -211,19 +238,14 @@ class LocalKafka:
             capture_output=True, text=True, timeout=120, check=False,
         )
         if formatted.returncode != 0:
-            self._cleanup()
             raise LocalServiceError(f"formatting the Kafka storage failed: {formatted.stderr.strip()[-500:]}")
-        log = (self._data / "broker.log").open("wb")
+        log = (data / "broker.log").open("wb")
         self._process = subprocess.Popen(
-            ["java", "-Xmx512m", "-cp", classpath, "kafka.Kafka", str(properties)], stdout=log, stderr=log,
+            _dying_with_parent(["java", "-Xmx512m", "-cp", classpath, "kafka.Kafka", str(properties)]),
+            stdout=log, stderr=log,
         )
-        try:
-            wait_until_listening(self._process, self.port, timeout=90, what="the local Kafka broker",
-                                 log=self._data / "broker.log")
-        except LocalServiceError:
-            self.__exit__(None, None, None)
-            raise
-        return self
+        wait_until_listening(self._process, self.port, timeout=90, what="the local Kafka broker",
+                             log=data / "broker.log")
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:

@@ -45,6 +45,8 @@ def pipeline_errors() -> Iterator[None]:
 
 #: The demo streams a second wave per exchange: fewer trades leave an exchange without a file to stream.
 DEMO_MIN_TRADES = 20
+#: About 1 KB of memory per generated trade: 2 million stays well inside a laptop.
+DEMO_MAX_TRADES = 2_000_000
 
 
 def check_folder(path: Path | None, option: str, *, must_exist: bool = False) -> None:
@@ -130,8 +132,9 @@ def demo_command(
 ) -> None:
     """Generate trades with bad records, land them in a local S3 store and run the batch medallion, stream a second
     wave from a local Kafka broker (stopped and restarted), then summarise every layer. Starts clean each run."""
-    if trades < DEMO_MIN_TRADES:  # before Spark starts: a usage error, not a failed job
-        fail(f"--trades must be at least {DEMO_MIN_TRADES} (found {trades}): both exchanges need files to stream")
+    if not DEMO_MIN_TRADES <= trades <= DEMO_MAX_TRADES:  # before anything starts: a usage error, not a failed job
+        fail(f"--trades must be between {DEMO_MIN_TRADES} and {DEMO_MAX_TRADES:,} (found {trades}): the demo "
+             "generates them in memory")
     check_folder(root, "--root")
     with pipeline_errors():
         from spk.demo import DEFAULT_ROOT, run_demo
@@ -149,6 +152,9 @@ def demo_command(
             with spark_output_hidden():
                 report = run_demo(trades=trades, seed=seed, root=(root or DEFAULT_ROOT).resolve(), progress=progress)
     print_demo_summary(report, time.perf_counter() - started)
+    if report.totals["silver"] != report.expected_silver or report.dlq_by_reason != report.expected_dlq:
+        print_error("the tables differ from what the generator expects (see ✗ above)")
+        raise typer.Exit(1)
 
 
 def _counts_table(title: str, counts: dict[str, int], *, expected: dict[str, int] | None = None) -> Table:

@@ -81,7 +81,14 @@ def start_job(services: Services) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", JOB, json.dumps(services.conf), services.kafka.bootstrap_servers],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+        start_new_session=True,  # its own process group: the driver's Spark JVM dies with it on a kill -9
     )
+
+
+def kill_9(process: subprocess.Popen[str]) -> None:
+    """SIGKILL the job's process group: the Python driver and the Spark JVM that makes the commits, at once."""
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
 
 
 def run_job(services: Services, *, kill_after: float | None = None) -> dict[str, int] | None:
@@ -92,8 +99,7 @@ def run_job(services: Services, *, kill_after: float | None = None) -> dict[str,
         while "STARTED" not in process.stdout.readline():
             assert process.poll() is None, process.stderr.read() if process.stderr else ""
         time.sleep(kill_after)
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
+        kill_9(process)
         return None
     out, err = process.communicate(timeout=600)
     assert process.returncode == 0, err[-3000:]
@@ -156,10 +162,10 @@ def test_kill_9_between_the_dlq_and_the_silver_commit_loses_nothing(services: Se
             while latest_metadata(services, "dlq.db/trades_rejected") == dlq_before:
                 assert process.poll() is None and time.monotonic() < deadline, "the job ended without a DLQ commit"
                 time.sleep(0.02)
-            os.kill(process.pid, signal.SIGKILL)
+            kill_9(process)
         finally:
-            process.kill()
-            process.wait(timeout=30)
+            if process.poll() is None:
+                kill_9(process)
         if latest_metadata(services, "silver.db/trades") == silver_before:
             break  # killed between the two commits
     else:
