@@ -55,8 +55,6 @@ STOP_AFTER = 2
 STREAM_FIRST_TRADE_ID = 50_000_000
 #: The demo's namespaces: `lake.bronze`, … (a test sharing a catalog sets a prefix).
 DATABASE_PREFIX = ""
-#: Spark settings of the demo's session on top of the store's: one shuffle partition per core is plenty here.
-DEMO_SPARK_CONF = {"spark.ui.enabled": "false"}
 
 Progress = Callable[[str], None]
 
@@ -105,7 +103,7 @@ def _interrupted(run: Any) -> None:
         raise KeyboardInterrupt
 
 
-def demo_settings(store: LocalObjectStore, kafka: LocalKafka) -> PipelineSettings:
+def demo_settings(kafka: LocalKafka) -> PipelineSettings:
     """The cluster's layout in the demo's bucket: landing files, an `s3://` warehouse, `s3a://` checkpoints."""
     return PipelineSettings(
         raw_uri=f"s3a://{BUCKET}/landing",
@@ -125,7 +123,6 @@ def session_conf(store: LocalObjectStore) -> dict[str, str]:
         **store.lake_conf(BUCKET),
         "spark.eventLog.enabled": "true",
         "spark.eventLog.dir": f"s3a://{BUCKET}/{EVENT_LOG_PREFIX}/",
-        **DEMO_SPARK_CONF,
     }
 
 
@@ -184,7 +181,7 @@ def _run(
     store.create_bucket(BUCKET)
     # The platform creates the event-log prefix with the bucket: Spark refuses to start without the directory.
     store.client().put_object(Bucket=BUCKET, Key=f"{EVENT_LOG_PREFIX}/", Body=b"")
-    settings = demo_settings(store, kafka)
+    settings = demo_settings(kafka)
     kafka.create_topics(settings.kafka_topics.values())
 
     with _timed(timings, "generate", say, f"generating {trades:,} trades (5% bad records), landing them in "
